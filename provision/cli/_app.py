@@ -1,0 +1,22 @@
+"""The command group. Commands live in their own modules and are attached here."""
+
+from __future__ import annotations
+
+import click
+
+from provision import __version__
+from provision.cli import providers, schema, validate
+
+CONTEXT = {"help_option_names": ["-h", "--help", "-help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-version", "--version", prog_name="provision")
+@click.option("-no-color", "--no-color", "no_color", is_flag=True,
+              help="Disable colour (also NO_COLOR=1).")
+def cli(no_color: bool) -> None:
+    """Declarative, verified LLM-provider setup for Coder AI Bridge and Mux."""
+
+
+for command in (validate.command, schema.command, providers.command):
+    cli.add_command(command)

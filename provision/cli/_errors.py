@@ -1,0 +1,59 @@
+"""Turn every failure into a clean message and an exit code; no traceback reaches a user.
+An unexpected error writes its (redacted) traceback to a log file and says where."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import click
+
+from provision.errors import ProvisionError
+from provision.report import Output
+from provision.secrets import REDACTOR
+
+
+@dataclass(slots=True)
+class Result:
+    code: int = 0
+
+
+@contextmanager
+def error_handler() -> Iterator[Result]:
+    result = Result()
+    output = Output()
+    try:
+        yield result
+    except ProvisionError as exc:
+        output.diagnostics(exc.diagnostics)
+        result.code = 1
+    except click.exceptions.Abort:
+        output.err("Aborted.")
+        result.code = 1
+    except click.ClickException as exc:
+        output.err(f"error: {exc.format_message()}")
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            output.err(f"Run '{exc.ctx.command_path} --help' for usage.")
+        result.code = 1
+    except KeyboardInterrupt:
+        output.err("Interrupted.")
+        result.code = 130
+    except BrokenPipeError:
+        result.code = 1
+    except Exception as exc:
+        log = _write_log(exc)
+        output.err(f"error: An unexpected error has occurred: {type(exc).__name__}")
+        output.err(f"  The details are in {log}; please report it.")
+        result.code = 1
+
+
+def _write_log(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception(exc))
+    fd, path = tempfile.mkstemp(prefix="provision-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write(REDACTOR.redact(text))
+    return path

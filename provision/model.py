@@ -1,0 +1,141 @@
+"""The resolved model: plain frozen data that renderers, plan and probes consume.
+
+Everything here is already interpolated, typed and validated. Secret values are `Secret`s.
+Each node keeps the source spans of its fields so later stages can point a diagnostic at the
+place in the spec (or module) a value came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from provision.errors import Span
+from provision.secrets import Secret
+
+if TYPE_CHECKING:
+    from provision.catalog import CatalogEntry
+
+Text = str | Secret
+"""A string that may be a secret (header values, extra env values)."""
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return _EMPTY
+
+
+def frozen_map(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(d or {}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Located:
+    """Spans of a node's fields, by spec key; `span` is the node itself."""
+
+    span: Span | None = field(default=None, compare=False, repr=False)
+    spans: Mapping[str, Span] = field(default_factory=_empty, compare=False, repr=False)
+
+    def span_of(self, key: str) -> Span | None:
+        return self.spans.get(key) or self.span
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelEntry(Located):
+    id: str
+    context_window_tokens: int | None = None
+    mapped_to_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeOptions(Located):
+    enabled: bool = True
+    required: bool = True
+    path: str | None = None
+    method: str | None = None
+    expect_status: tuple[int, ...] = ()
+    expect_shape: str | None = None
+    timeout: float | None = None
+    ca_bundle: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bridge:
+    """A provider routed through Coder AI Bridge."""
+
+    kind: str  # "openai" | "anthropic": the bridge instance type
+    instance: str  # instance name; defaults to the kind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coder(Located):
+    url: str  # without a trailing slash
+    token: Secret
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provider(Located):
+    id: str  # the Mux provider ID (the key in the spec)
+    deployment: str
+    catalog: CatalogEntry = field(repr=False)
+    bridge: Bridge | None = None
+    base_url: str | None = None  # effective: explicit, bridged, or the catalog default
+    api_key: Secret | None = None
+    api_key_file: str | None = None
+    headers: Mapping[str, Text] = field(default_factory=_empty)
+    models: tuple[ModelEntry, ...] = ()
+    model_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
+    display_name: str | None = None
+    enabled: bool = True
+    allow_insecure: bool = False
+    # Provider-specific options by spec key (snake_case).
+    options: Mapping[str, Any] = field(default_factory=_empty)
+    probe: ProbeOptions = field(default_factory=ProbeOptions)
+
+    @property
+    def address(self) -> str:
+        return f"{self.deployment}.{self.id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deployment(Located):
+    name: str
+    description: str = ""
+    coder: Coder | None = None
+    providers: Mapping[str, Provider] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target(Located):
+    name: str
+    type: str
+    deployment: str
+    path: Path | None  # absolute; None where the renderer picks its default
+    providers: tuple[str, ...] | None = None  # None: all of the deployment's
+    follow_symlinks: bool = False
+    # Type-specific options, already schema-validated.
+    options: Mapping[str, Any] = field(default_factory=_empty)
+
+    @property
+    def address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    root: Path  # the directory the spec was loaded from; state and relative paths hang off it
+    files: tuple[str, ...]
+    variables: Mapping[str, Any] = field(default_factory=_empty)
+    deployments: Mapping[str, Deployment] = field(default_factory=_empty)
+    targets: Mapping[str, Target] = field(default_factory=_empty)
+
+    def providers_of(self, target: Target) -> tuple[Provider, ...]:
+        """The providers a target renders, in spec order."""
+        providers = self.deployments[target.deployment].providers
+        if target.providers is None:
+            return tuple(providers.values())
+        return tuple(providers[p] for p in target.providers)

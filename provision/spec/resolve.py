@@ -1,0 +1,166 @@
+"""load → validate → resolve: from spec files to the frozen model.
+
+`read_secrets=False` (what `provision validate` uses) checks everything but reads no secret
+source: `{env: …}`, `{file: …}` and `{env_list: …}` become unknown secrets, as Terraform's
+validate needs no credentials.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provision.catalog import load_catalog
+from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.model import Deployment, Provider, Spec, Target, frozen_map
+from provision.spec.build import Builder
+from provision.spec.interpolate import MISSING, Interpolator
+from provision.spec.jsonschema import validate
+from provision.spec.loader import load_spec
+from provision.spec.modules import Contribution, Expander
+from provision.spec.schema import spec_schema
+from provision.spec.source import Document
+from provision.spec.variables import (
+    VarArg,
+    auto_var_files,
+    declarations,
+    missing_required,
+    values,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolved:
+    spec: Spec
+    warnings: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    var_args: Sequence[VarArg] = ()
+    read_secrets: bool = True
+
+
+def spec_root(path: Path) -> Path:
+    return (path if path.is_dir() else path.parent).resolve()
+
+
+def load(path: Path, options: Options | None = None) -> Resolved:
+    """Load, validate and resolve the spec at path (a file or a directory)."""
+    opts = options or Options()
+    return resolve(load_spec(path), spec_root(path), opts)
+
+
+def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
+    diags = validate(doc.data, doc.source, spec_schema())
+    if not doc.data or "version" not in doc.data:
+        diags.append(Diagnostic.error('Missing required key "version"',
+                                      "Every spec starts with `version: 1`.", doc.source.at(())))
+    if any(d.is_error for d in diags):
+        raise DiagnosticsError(diags)
+    data: dict[str, Any] = doc.data
+
+    decls = declarations(data.get("variables") or {}, doc.source, ("variables",))
+    var_values, var_diags = values(decls, env=opts.env, auto_files=auto_var_files(root),
+                                   args=opts.var_args)
+    diags += var_diags
+    diags += missing_required(decls, var_values)
+
+    interp = Interpolator(var_values, opts.env, doc.source)
+    body = {k: interp.walk(data[k], (k,)) for k in ("deployments", "targets") if k in data}
+    diags += interp.finish()
+    if any(d.is_error for d in diags):
+        raise DiagnosticsError(diags)
+    diags += validate(body, doc.source, spec_schema(), resolved=True)
+    if any(d.is_error for d in diags):
+        raise DiagnosticsError(diags)
+
+    builder = Builder(catalog=load_catalog(), root=root, env=opts.env,
+                      read_secrets=opts.read_secrets, diagnostics=diags)
+    expander = Expander(spec_root=root, env=opts.env, diagnostics=diags)
+    deployments: dict[str, Deployment] = {}
+    raw_targets: list[Contribution] = [
+        Contribution(kind="targets", name=name, body=raw, source=doc.source,
+                     path=("targets", name), module="")
+        for name, raw in (body.get("targets") or {}).items()
+    ]
+    raw_providers: dict[str, dict[str, Any]] = {}
+    for name, raw in (body.get("deployments") or {}).items():
+        path = ("deployments", name)
+        coder = builder.coder(raw.get("coder"), doc.source, (*path, "coder"))
+        contributions = [
+            Contribution(kind="providers", name=pid, body=praw, source=doc.source,
+                         path=(*path, "providers", pid), module="")
+            for pid, praw in (raw.get("providers") or {}).items()
+        ]
+        contributions += expander.expand(raw.get("use") or [], doc.source, (*path, "use"))
+        providers = _providers(builder, name, coder, "coder" in raw, contributions)
+        raw_providers[name] = {c.name: c.body for c in contributions if c.kind == "providers"}
+        for c in contributions:
+            if c.kind == "targets":
+                raw_targets.append(Contribution(
+                    kind="targets", name=f"{name}-{c.name}", body={**c.body, "deployment": name},
+                    source=c.source, path=c.path, module=c.module))
+        deployments[name] = Deployment(
+            name=name, description=raw.get("description", ""), coder=coder,
+            providers=frozen_map(providers), span=doc.source.key_at(path),
+        )
+    targets = _targets(builder, raw_targets, raw_providers)
+    if any(d.is_error for d in diags):
+        raise DiagnosticsError(diags)
+    spec = Spec(
+        root=root, files=doc.files,
+        variables=frozen_map({k: v for k, v in var_values.items() if v is not MISSING}),
+        deployments=frozen_map(deployments), targets=frozen_map(targets),
+    )
+    return Resolved(spec=spec, warnings=tuple(d for d in diags if not d.is_error))
+
+
+def _providers(builder: Builder, deployment: str, coder: Any, coder_declared: bool,
+               contributions: list[Contribution]) -> dict[str, Provider]:
+    seen: dict[str, Span | None] = {}
+    out: dict[str, Provider] = {}
+    for c in contributions:
+        if c.kind != "providers":
+            continue
+        span = c.source.key_at(c.path)
+        if c.name in seen:
+            via = f' (from module "{c.module}")' if c.module else ""
+            builder.error(f'Provider "{c.name}" is defined twice in deployment "{deployment}"'
+                          f"{via}", f"first defined at {seen[c.name]}", span)
+            continue
+        seen[c.name] = span
+        provider = builder.provider(c.name, c.body, c.source, c.path, deployment, coder,
+                                    coder_declared)
+        if provider is not None:
+            out[c.name] = provider
+    return out
+
+
+def _targets(builder: Builder, contributions: list[Contribution],
+             providers: Mapping[str, Mapping[str, Any]]) -> dict[str, Target]:
+    out: dict[str, Target] = {}
+    by_path: dict[Path, Target] = {}
+    for c in contributions:
+        if c.name in out:
+            builder.error(f'Target "{c.name}" is defined twice',
+                          f"first defined at {out[c.name].span}", c.source.key_at(c.path))
+            continue
+        target = builder.target(c.name, c.body, c.source, c.path, providers)
+        if target is None:
+            continue
+        assert target.path is not None
+        key = target.path.resolve() if target.path.parent.exists() else target.path
+        other = by_path.get(key)
+        if other is not None:
+            builder.error(f'Targets "{other.name}" and "{target.name}" both write {target.path}',
+                          f'"{other.name}" is defined at {other.span}',
+                          target.span_of("path"))
+            continue
+        by_path[key] = target
+        out[c.name] = target
+    return out
