@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
 from provision.model import Provider, Spec, Target, Text
+from provision.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +42,7 @@ def provider_vars(p: Provider) -> list[EnvVar]:
                           span=p.span_of("base_url")))
     for setting, names in entry.extra_env.items():
         value = p.options.get(setting)
-        if names and isinstance(value, str):
+        if names and isinstance(value, str | Secret):
             out.append(EnvVar(name=names[0], value=value, provider=p.id, role="setting",
                               span=p.span_of(setting)))
     return out

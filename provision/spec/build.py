@@ -25,12 +25,13 @@ from provision.model import (
     frozen_map,
 )
 from provision.secrets import Origin, Secret
-from provision.spec.interpolate import EnvValue
+from provision.spec.interpolate import Derived, EnvDerived, EnvValue
 from provision.spec.source import Path as DocPath
 from provision.spec.source import SourceMap, format_path
 
 PROVIDER_OPTION_KEYS = frozenset({
     "organization", "service_tier", "wire_format", "store", "cache_ttl",
+    "codex_oauth_default_auth", "default_model", "api_version", "websocket_transport_enabled",
     "disable_beta_features", "search_parameters", "region", "profile", "bearer_token",
     "access_key_id", "secret_access_key", "routing",
 })
@@ -64,7 +65,7 @@ class Builder:
         if isinstance(value, EnvValue):
             return Secret(str(value), Origin("env", value.env_name))
         if isinstance(value, str):
-            if value and span is not None and not span.filename.endswith("<value>"):
+            if value and not isinstance(value, Derived):
                 self.warn(
                     f"Secret written literally at {format_path(path)}",
                     "Use {env: NAME} or {file: PATH} so the value stays out of version control.",
@@ -111,11 +112,14 @@ class Builder:
         return Secret(text, origin)
 
     def text(self, value: Any, source: SourceMap, path: DocPath) -> Text | None:
-        """A header or env value: plain text stays text; secret sources become Secrets."""
-        if isinstance(value, str) and not isinstance(value, EnvValue):
-            return value
+        """A header or env value: text written in the spec stays text; anything read from the
+        environment or a secret source is a Secret (an Authorization header usually is)."""
         if isinstance(value, EnvValue):
-            return str(value)
+            return Secret(str(value), Origin("env", value.env_name))
+        if isinstance(value, EnvDerived):
+            return Secret(str(value), Origin("interpolated", format_path(path)))
+        if isinstance(value, str):
+            return value
         return self.secret(value, source, path)
 
     def path(self, text: str) -> Path:
@@ -251,7 +255,8 @@ class Builder:
         base_url = self.url(base_url, span, f"providers.{pid}.base_url")
         if base_url is None:
             return None, None, api_key
-        if entry.api == "openai" and not urlsplit(base_url).path.rstrip("/").endswith("/v1"):
+        if ("base_url" in raw and entry.api == "openai"
+                and not urlsplit(base_url).path.rstrip("/").endswith("/v1")):
             self.warn(f'Base URL of "{pid}" does not end in /v1',
                       "Most OpenAI-compatible servers serve their API under /v1.", span)
         if api_key is not None and not raw.get("allow_insecure"):
@@ -378,3 +383,28 @@ def is_loopback(host: str) -> bool:
 
 def _spans(raw: Mapping[str, Any], source: SourceMap, path: DocPath) -> Mapping[str, Span]:
     return frozen_map({k: s for k in raw if (s := source.at((*path, k))) is not None})
+
+
+SECRET_FIELDS = frozenset({"api_key", "token", "bearer_token", "access_key_id",
+                           "secret_access_key"})
+SECRET_MAPS = frozenset({"headers", "env"})
+
+
+def misplaced_secrets(value: Any, source: SourceMap, path: DocPath = ()) -> list[Diagnostic]:
+    """A sensitive value may only go where provision treats it as a secret."""
+    if isinstance(value, Secret):
+        field_ = path[-1] if path else ""
+        parent = path[-2] if len(path) > 1 else ""
+        if field_ in SECRET_FIELDS or parent in SECRET_MAPS:
+            return []
+        return [Diagnostic.error(
+            f"Sensitive value used in {format_path(path)}",
+            f"{format_path(path)} is written and shown as plain text. Secrets go only in "
+            "api_key, token, bearer_token, access_key_id, secret_access_key, headers and env.",
+            span=source.at(path),
+        )]
+    if isinstance(value, dict):
+        return [d for k, v in value.items() for d in misplaced_secrets(v, source, (*path, k))]
+    if isinstance(value, list):
+        return [d for i, v in enumerate(value) for d in misplaced_secrets(v, source, (*path, i))]
+    return []

@@ -30,7 +30,15 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-class EnvValue(str):
+class Derived(str):
+    """A string built by interpolation (not written literally in the spec)."""
+
+
+class EnvDerived(Derived):
+    """A string built from at least one environment variable."""
+
+
+class EnvValue(EnvDerived):
     """A string read whole from one environment variable: a secret field written as
     `${env.NAME}` remembers NAME, so a shell target can refer to it instead of inlining it."""
 
@@ -133,6 +141,7 @@ class Interpolator:
     def _join(self, values: list[Any], parts: list[Part], path: Path) -> Any:
         out: list[str] = []
         secret = False
+        from_env = any(isinstance(v, EnvDerived) for v in values)
         for v, p in zip(values, parts, strict=True):
             if isinstance(v, Secret):
                 secret = True
@@ -151,15 +160,17 @@ class Interpolator:
                 ))
                 return MISSING
         text = "".join(out)
-        return Secret(text, Origin("interpolated", format_path(path))) if secret else text
+        if secret:
+            return Secret(text, Origin("interpolated", format_path(path)))
+        return EnvDerived(text) if from_env else Derived(text)
 
     def _lookup(self, ref: Ref, path: Path) -> Any:
         if ref.kind == "env":
             value = self.env.get(ref.name)
+            if ref.default is not None:  # as in the shell, ":-" also replaces an empty value
+                return EnvValue(value, ref.name) if value else Derived(ref.default)
             if value is not None:
                 return EnvValue(value, ref.name)
-            if ref.default is not None:
-                return ref.default
             self._unset_env.setdefault(ref.name, []).append(self.source.at(path))
             return MISSING
         if ref.name not in self.variables:

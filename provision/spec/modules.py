@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.spec.build import misplaced_secrets
 from provision.spec.interpolate import MISSING, Interpolator
 from provision.spec.jsonschema import validate
 from provision.spec.loader import display_name, load_file
@@ -106,6 +107,7 @@ class Expander:
                 if k in doc.data}
         self.diagnostics.extend(interp.finish())
         problems = validate({**doc.data, **body}, doc.source, module_schema(), resolved=True)
+        problems += misplaced_secrets(body, doc.source)
         if problems:
             self.diagnostics.extend(problems)
             return []

@@ -16,7 +16,7 @@ from typing import Any
 from provision.catalog import load_catalog
 from provision.errors import Diagnostic, DiagnosticsError, Span
 from provision.model import Deployment, Provider, Spec, Target, frozen_map
-from provision.spec.build import Builder
+from provision.spec.build import Builder, misplaced_secrets
 from provision.spec.interpolate import MISSING, Interpolator
 from provision.spec.jsonschema import validate
 from provision.spec.loader import load_spec
@@ -76,6 +76,7 @@ def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
     if any(d.is_error for d in diags):
         raise DiagnosticsError(diags)
     diags += validate(body, doc.source, spec_schema(), resolved=True)
+    diags += misplaced_secrets(body, doc.source)
     if any(d.is_error for d in diags):
         raise DiagnosticsError(diags)
 
