@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 from provision import __version__
-from provision.cli import providers, schema, validate
+from provision.cli import (
+    apply,
+    bridge_sim,
+    force_unlock,
+    plan,
+    providers,
+    schema,
+    show,
+    state,
+    validate,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help", "-help"], "max_content_width": 100}
 
@@ -18,5 +28,7 @@ def cli(no_color: bool) -> None:
     """Declarative, verified LLM-provider setup for Coder AI Bridge and Mux."""
 
 
-for command in (validate.command, schema.command, providers.command):
+for command in (validate.command, plan.command, apply.command, apply.destroy_command,
+                show.command, state.command, force_unlock.command, schema.command,
+                providers.command, bridge_sim.command):
     cli.add_command(command)
