@@ -6,10 +6,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from provision.spec.resolve import Options, Resolved, load
+from provision.plan import Plan, make_plan
+from provision.spec.resolve import Options, Resolved, load, spec_root
 from provision.spec.variables import VarArg
+from provision.state import load_state, state_path
 
-__all__ = ["VarArg", "load_spec"]
+__all__ = ["VarArg", "load_spec", "plan", "state_file_for"]
 
 
 def load_spec(
@@ -26,3 +28,24 @@ def load_spec(
         read_secrets=read_secrets,
     )
     return load(Path(path), options)
+
+
+def state_file_for(spec_path: Path | str, override: Path | str | None = None) -> Path:
+    """`.provision/state.json` beside the spec root, unless overridden."""
+    return Path(override) if override else state_path(spec_root(Path(spec_path)))
+
+
+def plan(
+    spec_path: Path | str = ".",
+    *,
+    env: Mapping[str, str] | None = None,
+    var_args: Sequence[VarArg] = (),
+    targets: Sequence[str] = (),
+    destroy: bool = False,
+    state: Path | str | None = None,
+) -> Plan:
+    """Resolve the spec, read state and disk, and decide what apply would do."""
+    resolved = load_spec(spec_path, env=env, var_args=var_args)
+    current = load_state(state_file_for(spec_path, state))
+    return make_plan(resolved.spec, current, targets=targets, destroy=destroy,
+                     warnings=resolved.warnings)

@@ -17,11 +17,22 @@ from provision.cli._errors import error_handler
 __all__ = ["cli", "main"]
 
 
+NO_COLOR_FLAGS = ("-no-color", "--no-color")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    with error_handler() as result:
+    # Terraform users write -no-color after the command; accept it anywhere before "--".
+    end = args.index("--") if "--" in args else len(args)
+    no_color = any(a in NO_COLOR_FLAGS for a in args[:end])
+    args = [a for a in args[:end] if a not in NO_COLOR_FLAGS] + args[end:]
+    with error_handler(no_color=no_color) as result:
+        if not args:  # usage, not an error message wrapping the help
+            click.echo(cli.get_help(click.Context(cli, info_name="provision")))
+            return 1
         try:
-            rv = cli.main(args=args, prog_name="provision", standalone_mode=False)
+            rv = cli.main(args=args, prog_name="provision", standalone_mode=False,
+                          obj={"no_color": no_color})
         except click.exceptions.Exit as exc:
             result.code = exc.exit_code
         else:

@@ -8,8 +8,12 @@ from provision import __version__
 from provision.cli import (
     apply,
     bridge_sim,
+    env,
     force_unlock,
+    health,
+    import_,
     plan,
+    probe,
     providers,
     schema,
     show,
@@ -30,5 +34,6 @@ def cli(no_color: bool) -> None:
 
 for command in (validate.command, plan.command, apply.command, apply.destroy_command,
                 show.command, state.command, force_unlock.command, schema.command,
-                providers.command, bridge_sim.command):
+                providers.command, bridge_sim.command, probe.command,
+                health.command, env.command, import_.command):
     cli.add_command(command)

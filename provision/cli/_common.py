@@ -56,4 +56,5 @@ def json_option(f: F) -> F:
 
 def output(ctx: click.Context) -> Output:
     root = ctx.find_root()
-    return Output(no_color=bool(root.params.get("no_color")))
+    obj = root.obj if isinstance(root.obj, dict) else {}
+    return Output(no_color=bool(root.params.get("no_color") or obj.get("no_color")))

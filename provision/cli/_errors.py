@@ -23,9 +23,9 @@ class Result:
 
 
 @contextmanager
-def error_handler() -> Iterator[Result]:
+def error_handler(*, no_color: bool = False) -> Iterator[Result]:
     result = Result()
-    output = Output()
+    output = Output(no_color=no_color)
     try:
         yield result
     except ProvisionError as exc:

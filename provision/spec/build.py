@@ -134,7 +134,7 @@ class Builder:
             self.error(f'Invalid URL "{value}" for {what}',
                        "Expected an http:// or https:// URL with a host.", span)
             return None
-        return value.rstrip("/")
+        return value
 
     # -- coder -----------------------------------------------------------------------------
 
@@ -142,6 +142,7 @@ class Builder:
         if raw is None:
             return None
         url = self.url(raw["url"], source.at((*path, "url")), "coder.url")
+        url = url.rstrip("/") if url else url  # bridged URLs are built by appending paths
         token = self.secret(raw["token"], source, (*path, "token"))
         if url is None or token is None:
             return None

@@ -37,6 +37,7 @@ _ESCAPES = {
     "\n": "", "\r": "", "\u2028": "", "\u2029": "",
 }  # fmt: skip
 _DIGITS = frozenset("0123456789")
+_VALUE = "a value: an object, array, string, number, true, false or null"
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
 _ID_START = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl"})
 _ID_PART = _ID_START | {"Mn", "Mc", "Nd", "Pc"}
@@ -49,7 +50,7 @@ def load_json5(text: str, filename: str) -> Document:
         data, end = parser.value(0, (), 0)
         end = parser.skip(end)
         if end < len(text):
-            raise parser.unexpected(end)
+            raise parser.unexpected(end, "the end of the file after the top-level value")
     except RecursionError:
         parser.diags.append(
             Diagnostic.error("Invalid JSON5: nesting too deep", span=parser.span(0, 0))
@@ -87,9 +88,9 @@ class _Parser:
             value, end = _LITERALS[m.group()], m.end()
             self.check_word_end(end)
         elif c in ("+", "-", "."):
-            raise self.unexpected(pos + 1)
+            raise self.unexpected(pos + 1, "a number")
         else:
-            name, end = self.identifier(pos)
+            name, end = self.identifier(pos, _VALUE)
             shown = json.dumps(name, ensure_ascii=False)
             raise self.error(f"unexpected identifier {shown}", pos, end, "strings need quotes")
         self.values[path] = self.span(pos, end)
@@ -102,11 +103,14 @@ class _Parser:
         i = self.skip(pos + 1)
         while text[i : i + 1] != "}":
             c = text[i : i + 1]
-            key, key_end = self.string(i) if c == '"' or c == "'" else self.identifier(i)
+            if c == '"' or c == "'":
+                key, key_end = self.string(i)
+            else:
+                key, key_end = self.identifier(i, "a key (a string or a name) or }")
             key_span = self.span(i, key_end)
             colon = self.skip(key_end)
             if text[colon : colon + 1] != ":":
-                raise self.unexpected(colon)
+                raise self.unexpected(colon, ": after the key")
             here = (*path, key)
             if key in first:
                 shown = json.dumps(key, ensure_ascii=False)
@@ -122,7 +126,7 @@ class _Parser:
             if c == ",":
                 i = self.skip(i + 1)
             elif c != "}":
-                raise self.unexpected(i)
+                raise self.unexpected(i, ", or } after the value")
         self.values[path] = self.span(pos, i + 1)
         return out, i + 1
 
@@ -138,7 +142,7 @@ class _Parser:
             if c == ",":
                 i = self.skip(i + 1)
             elif c != "]":
-                raise self.unexpected(i)
+                raise self.unexpected(i, ", or ] after the value")
         self.values[path] = self.span(pos, i + 1)
         return out, i + 1
 
@@ -183,7 +187,7 @@ class _Parser:
             raise self.unterminated(string_start, pos + 1)
         if c in "xu123456789" or (c == "0" and text[pos + 2 : pos + 3] in _DIGITS):
             end = pos + 3 if c == "0" else pos + 2
-            raise self.error(f"invalid escape {json.dumps(text[pos:end])}", pos, end)
+            raise self.error(f'invalid escape "{text[pos:end]}"', pos, end)
         return ("\0" if c == "0" else c), pos + 2
 
     def unterminated(self, start: int, end: int) -> DiagnosticsError:
@@ -209,7 +213,7 @@ class _Parser:
         except ValueError:  # past sys.get_int_max_str_digits()
             raise self.error("integer has too many digits", pos, pos + len(literal)) from None
 
-    def identifier(self, pos: int) -> tuple[str, int]:
+    def identifier(self, pos: int, expected: str) -> tuple[str, int]:
         """An ECMAScript 5.1 IdentifierName at pos (object keys); any other start is an error."""
         text = self.text
         m = _ASCII_NAME.match(text, pos)
@@ -232,14 +236,14 @@ class _Parser:
             name.append(char)
             i += width
         if not name:
-            raise self.unexpected(pos)
+            raise self.unexpected(pos, expected)
         return "".join(name), i
 
     def check_word_end(self, pos: int) -> None:
         # `1x`, `0x`, `01` and `truex` are single tokens in ECMAScript, none of them valid here.
         c = self.text[pos : pos + 1]
         if c and (c == "\\" or c in _DIGITS or _id_part(c)):
-            raise self.unexpected(pos)
+            raise self.unexpected(pos, "a space, a comment or punctuation after the value")
 
     def skip(self, pos: int) -> int:
         pos = _SKIP.match(self.text, pos).end()  # type: ignore[union-attr]
@@ -247,12 +251,14 @@ class _Parser:
             raise self.error("unterminated comment", pos, len(self.text))
         return pos
 
-    def unexpected(self, pos: int) -> DiagnosticsError:
+    def unexpected(self, pos: int, expected: str) -> DiagnosticsError:
+        detail = f"expected {expected}"
         if pos >= len(self.text):
-            return self.error("unexpected end of input", pos, pos)
+            return self.error("unexpected end of input", pos, pos, detail)
         c = self.text[pos]
-        shown = f'"{c}"' if c.isprintable() else f"U+{ord(c):04X}"
-        return self.error(f"unexpected character {shown}", pos, pos + 1)
+        # A double quote goes in single quotes: `"""` would read as a broken message.
+        shown = f"'{c}'" if c == '"' else f'"{c}"' if c.isprintable() else f"U+{ord(c):04X}"
+        return self.error(f"unexpected character {shown}", pos, pos + 1, detail)
 
     def error(self, problem: str, start: int, end: int, detail: str = "") -> DiagnosticsError:
         span = self.span(start, end)

@@ -105,7 +105,10 @@ class Expander:
         interp = Interpolator(inputs, self.env, doc.source, scope="input")
         body = {k: interp.walk(doc.data[k], (k,)) for k in ("providers", "targets", "use")
                 if k in doc.data}
-        self.diagnostics.extend(interp.finish())
+        interp_diags = interp.finish()
+        self.diagnostics.extend(interp_diags)
+        if any(d.is_error for d in interp_diags):
+            return []
         problems = validate({**doc.data, **body}, doc.source, module_schema(), resolved=True)
         problems += misplaced_secrets(body, doc.source)
         if problems:
@@ -140,8 +143,8 @@ class Expander:
                 ok = False
                 continue
             values[name] = coerce(decl, value, f"input {name}",
-                                   source.at((*path, "with", name)), self.diagnostics,
-                                   from_text=False)
+                                  source.at((*path, "with", name)), self.diagnostics,
+                                  from_text=False, what=f'input "{name}" of module "{ref}"')
         for name, decl in decls.items():
             if name in values:
                 continue

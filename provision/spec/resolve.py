@@ -155,10 +155,10 @@ def _targets(builder: Builder, contributions: list[Contribution],
         if target is None:
             continue
         assert target.path is not None
-        key = target.path.resolve() if target.path.parent.exists() else target.path
+        key = target.path.resolve()
         other = by_path.get(key)
         if other is not None:
-            builder.error(f'Targets "{other.name}" and "{target.name}" both write {target.path}',
+            builder.error(f'Targets "{other.name}" and "{target.name}" both write {key}',
                           f'"{other.name}" is defined at {other.span}',
                           target.span_of("path"))
             continue

@@ -61,7 +61,7 @@ def declarations(raw: Mapping[str, Any], source: SourceMap, prefix: tuple[str, .
 
 
 def coerce(decl: VariableDecl, value: Any, origin: str, span: Span | None,
-            diags: list[Diagnostic], *, from_text: bool) -> Any:
+           diags: list[Diagnostic], *, from_text: bool, what: str = "") -> Any:
     """The value converted to the declared type, or MISSING after adding a diagnostic."""
     if isinstance(value, Secret):
         if decl.type == "string":
@@ -72,7 +72,7 @@ def coerce(decl: VariableDecl, value: Any, origin: str, span: Span | None,
     except ValueError as exc:
         shown = "(sensitive value)" if decl.sensitive else _short(value)
         diags.append(Diagnostic.error(
-            f'Invalid value for variable "{decl.name}"',
+            "Invalid value for " + (what or f'variable "{decl.name}"'),
             f"{origin}: {exc}; got {shown}.", span=span,
         ))
         return MISSING
@@ -162,12 +162,12 @@ def values(
     for name, decl in decls.items():
         if decl.default is not MISSING:
             result[name] = coerce(decl, decl.default, "default", decl.span, diags,
-                                   from_text=False)
+                                  from_text=False)
         else:
             result[name] = MISSING
         if (text := env.get(ENV_PREFIX + name)) is not None:
-            result[name] = coerce(decl, text, f"env {ENV_PREFIX}{name}", decl.span, diags,
-                                   from_text=True)
+            _set(result, name, coerce(decl, text, f"env {ENV_PREFIX}{name}", decl.span, diags,
+                                      from_text=True))
 
     def apply_file(path: Path) -> None:
         try:
@@ -192,8 +192,8 @@ def values(
             if decl is None:
                 diags.append(_undeclared(name, decls, span, Diagnostic.warning))
                 continue
-            result[name] = coerce(decl, value, f"{span}", doc.source.at((name,)), diags,
-                                   from_text=False)
+            _set(result, name, coerce(decl, value, f"{span}", doc.source.at((name,)), diags,
+                                      from_text=False))
 
     for path in auto_files:
         apply_file(path)
@@ -213,8 +213,15 @@ def values(
         if cli_decl is None:
             diags.append(_undeclared(name, decls, None, Diagnostic.error))
             continue
-        result[name] = coerce(cli_decl, text, f"-var {name}", None, diags, from_text=True)
+        _set(result, name, coerce(cli_decl, text, f"-var {name}", None, diags, from_text=True))
     return result, diags
+
+
+def _set(result: dict[str, Any], name: str, value: Any) -> None:
+    """A value that failed to convert (already reported) leaves the earlier one in place, so
+    it does not also cause a false "No value for required variable"."""
+    if value is not MISSING:
+        result[name] = value
 
 
 def _redacted_arg(text: str) -> str:

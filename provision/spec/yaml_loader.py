@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 import yaml
@@ -74,10 +75,10 @@ class _Scalar(_Node):
 
 
 class _Collection(_Node):
-    __slots__ = ("anchor", "flow", "items", "start", "tag")
+    __slots__ = ("anchor", "flow", "items", "tag")
 
-    def __init__(self, tag: str, start: _Mark, flow: bool, anchor: str | None) -> None:
-        self.tag, self.start, self.flow, self.anchor = tag, start, flow, anchor
+    def __init__(self, tag: str, span: Span, flow: bool, anchor: str | None) -> None:
+        self.tag, self.span, self.flow, self.anchor = tag, span, flow, anchor
         self.items: list[_Node] = []  # a mapping holds key, value, key, value, ...
 
 
@@ -176,10 +177,8 @@ class _Loader:
                 name = ev.anchor or ""
                 if name not in anchors or name in open_anchors:
                     problem = "recursive" if name in open_anchors else "undefined"
-                    shown = json.dumps(name, ensure_ascii=False)
-                    self.report(
-                        Diagnostic.error(f"Invalid YAML: {problem} alias {shown}", span=span)
-                    )
+                    summary = f"Invalid YAML: {problem} alias {_quote(name)}"
+                    self.report(Diagnostic.error(summary, span=span))
                     node = _Alias(_Scalar(_NULL, "", span), span)
                 else:
                     node = _Alias(anchors[name][0], span)
@@ -187,41 +186,35 @@ class _Loader:
                 is_map = isinstance(ev, yaml.MappingStartEvent)
                 default = _MAP if is_map else _SEQ
                 tag = default if ev.tag is None or ev.tag == "!" else ev.tag
-                start = _mark(ev.start_mark)
-                opened = (_Map if is_map else _Seq)(tag, start, bool(ev.flow_style), ev.anchor)
+                span = self.span(ev.start_mark, ev.end_mark)  # the end is set on closing
+                opened = (_Map if is_map else _Seq)(tag, span, bool(ev.flow_style), ev.anchor)
                 if tag != default:
-                    self.report(_unsupported_tag(tag, self.span(start, ev.end_mark)))
+                    self.report(_unsupported_tag(tag, span))
                 if ev.anchor is not None:
                     open_anchors.add(ev.anchor)
                 self.anchor(ev, opened, anchors)
                 stack.append(opened)
+                if len(stack) > _MAX_DEPTH:
+                    # Stop early: both parsers slow down quadratically with flow nesting depth.
+                    raise self.fail(_too_deep(span))
                 continue
             elif isinstance(ev, yaml.CollectionEndEvent):
                 node = closed = stack.pop()
-                if closed.flow or not closed.items:
-                    closed.span = self.span(closed.start, ev.end_mark)
-                else:  # a block ends where the next token starts: end it with its last child
-                    last = closed.items[-1].span
-                    start = closed.start
-                    closed.span = Span(
-                        self.filename,
-                        start.line + 1,
-                        start.column + 1,
-                        last.end_line,
-                        last.end_column,
-                    )
+                # A block ends where the next token starts, often lines later: use its last child.
+                end = closed.items[-1].span if closed.items and not closed.flow else None
+                end_line, end_column = (
+                    (end.end_line, end.end_column) if end else _one_based(_mark(ev.end_mark))
+                )
+                closed.span = replace(closed.span, end_line=end_line, end_column=end_column)
                 if closed.anchor is not None:
                     open_anchors.discard(closed.anchor)
             elif isinstance(ev, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise self.fail(
-                        Diagnostic.error(
-                            "Invalid YAML: a spec file holds one YAML document",
-                            "a second document starts here; move it to a file of its own",
-                            self.span(ev.start_mark, ev.end_mark),
-                        )
-                    )
+                    summary = "Invalid YAML: a spec file holds one YAML document"
+                    detail = "a second document starts here; move it to a file of its own"
+                    span = self.span(ev.start_mark, ev.end_mark)
+                    raise self.fail(Diagnostic.error(summary, detail, span))
                 continue
             elif ev is None or isinstance(ev, yaml.StreamEndEvent):
                 return root
@@ -240,12 +233,9 @@ class _Loader:
             return
         span = self.span(ev.start_mark, ev.end_mark)
         if ev.anchor in anchors:
+            summary = f"Invalid YAML: duplicate anchor {_quote(ev.anchor)}"
             self.report(
-                Diagnostic.error(
-                    f"Invalid YAML: duplicate anchor {json.dumps(ev.anchor, ensure_ascii=False)}",
-                    f"first defined at {anchors[ev.anchor][1]}",
-                    span,
-                )
+                Diagnostic.error(summary, f"first defined at {anchors[ev.anchor][1]}", span)
             )
         anchors[ev.anchor] = (node, span)
 
@@ -256,21 +246,13 @@ class _Loader:
         self.values[path] = span
         self.built += 1
         if self.built > self.composed + _ALIAS_ALLOWANCE:
-            raise self.fail(
-                Diagnostic.error(
-                    "Invalid YAML: aliases expand to too many nodes",
-                    f"more than {_ALIAS_ALLOWANCE} nodes beyond those written in the file",
-                    span,
-                )
-            )
+            summary = "Invalid YAML: aliases expand to too many nodes"
+            detail = f"more than {_ALIAS_ALLOWANCE} nodes beyond those written in the file"
+            raise self.fail(Diagnostic.error(summary, detail, span))
         if isinstance(node, _Scalar):
             return self.scalar(node)
-        if depth >= _MAX_DEPTH:
-            raise self.fail(
-                Diagnostic.error(
-                    f"Invalid YAML: nesting deeper than {_MAX_DEPTH} levels", span=span
-                )
-            )
+        if depth >= _MAX_DEPTH:  # reachable through aliases even when the text is shallow
+            raise self.fail(_too_deep(span))
         if isinstance(node, _Seq):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.items)]
         assert isinstance(node, _Map)
@@ -304,13 +286,8 @@ class _Loader:
             if key is None:
                 continue
             if key in first:
-                self.report(
-                    Diagnostic.error(
-                        f"Duplicate key {json.dumps(key, ensure_ascii=False)}",
-                        f"first defined at {first[key]}",
-                        key_node.span,
-                    )
-                )
+                detail = f"first defined at {first[key]}"
+                self.report(Diagnostic.error(f"Duplicate key {_quote(key)}", detail, key_node.span))
                 continue
             first[key] = key_node.span
             if not is_merge:
@@ -334,27 +311,21 @@ class _Loader:
             else:
                 # Point at what the user wrote under `<<`, not into an aliased list.
                 where = item.span if target is value else value.span
-                self.report(
-                    Diagnostic.error(
-                        "Invalid YAML: a merge key (<<) takes a mapping or a list of mappings",
-                        span=where,
-                    )
-                )
+                summary = "Invalid YAML: a merge key (<<) takes a mapping or a list of mappings"
+                self.report(Diagnostic.error(summary, span=where))
         return sources
 
     def key(self, node: _Node, span: Span) -> str | None:
         if not isinstance(node, _Scalar):
             kind = "mapping" if isinstance(node, _Map) else "list"
+            detail = "a key is a string, number, boolean or null"
             self.report(
-                Diagnostic.error(
-                    f"Invalid YAML: a {kind} cannot be a mapping key",
-                    "keys are strings (numbers, booleans and null are read as their text)",
-                    span,
-                )
+                Diagnostic.error(f"Invalid YAML: a {kind} cannot be a mapping key", detail, span)
             )
             return None
-        value = self.scalar(node)
-        return value if isinstance(value, str) else str(value)
+        # Every key in a spec is a name, so a key is its text as written: `on:` stays "on"
+        # (not True) and `1:` stays "1", as a user reading the file expects.
+        return node.value
 
     def scalar(self, node: _Scalar) -> Any:
         tag = node.tag
@@ -370,11 +341,8 @@ class _Loader:
             if tag == _FLOAT:
                 return _CONSTRUCTOR.construct_yaml_float(yaml.ScalarNode(tag, node.value))
         except (LookupError, ValueError, ArithmeticError):
-            kind = tag.removeprefix(_T)
-            value = json.dumps(node.value, ensure_ascii=False)
-            self.report(
-                Diagnostic.error(f"Invalid YAML: {value} is not a valid {kind}", span=node.span)
-            )
+            summary = f"Invalid YAML: {_quote(node.value)} is not a valid {tag.removeprefix(_T)}"
+            self.report(Diagnostic.error(summary, span=node.span))
             return None
         self.report(_unsupported_tag(tag, node.span))
         return None
@@ -397,8 +365,7 @@ class _Loader:
         )
 
     def span(self, start: _Mark | None, end: _Mark | None) -> Span:
-        start, end = _mark(start), _mark(end)
-        return Span(self.filename, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+        return Span(self.filename, *_one_based(_mark(start)), *_one_based(_mark(end)))
 
     def at(self, start: int, end: int) -> Span:
         """A span from string offsets; only on error paths, where there is no mark to use."""
@@ -431,6 +398,10 @@ def _resolve(value: str) -> str:
     return _STR
 
 
+def _one_based(mark: _Mark) -> tuple[int, int]:
+    return mark.line + 1, mark.column + 1
+
+
 def _mark(mark: _Mark | None) -> _Mark:
     # Both parsers put marks on every event; the stubs only say they might not.
     assert mark is not None
@@ -439,7 +410,15 @@ def _mark(mark: _Mark | None) -> _Mark:
 
 def _unsupported_tag(tag: str, span: Span) -> Diagnostic:
     return Diagnostic.error(
-        f"Invalid YAML: unsupported tag {json.dumps(tag)}",
+        f"Invalid YAML: unsupported tag {_quote(tag)}",
         "spec files hold plain data: strings, numbers, booleans, null, lists and mappings",
         span,
     )
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _too_deep(span: Span) -> Diagnostic:
+    return Diagnostic.error(f"Invalid YAML: nesting deeper than {_MAX_DEPTH} levels", span=span)

@@ -1,0 +1,53 @@
+"""What plan, apply and destroy share: their options and the road from options to a Plan."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from provision import api
+from provision.cli._common import json_option, spec_options
+from provision.errors import ProvisionError
+from provision.lock import parse_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def workflow_options(f: F) -> F:
+    f = click.option("-state", "--state", "state", type=click.Path(path_type=Path),
+                     help="State file (default: .provision/state.json beside the spec).")(f)
+    f = click.option("-target", "--target", "targets", multiple=True, metavar="ADDR",
+                     help="Limit to this resource address; repeatable. For exceptional use.")(f)
+    f = click.option("-lock-timeout", "--lock-timeout", "lock_timeout", default="0s",
+                     show_default=True, metavar="DURATION",
+                     help="How long to wait for the state lock (e.g. 30s, 2m).")(f)
+    return json_option(spec_options(f))
+
+
+def lock_seconds(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-lock-timeout") from None
+
+
+def state_file(spec_path: Path, state: Path | None) -> Path:
+    return api.state_file_for(spec_path, state)
+
+
+def confirm(prompt: str, *, auto_approve: bool, allow_input: bool) -> bool:
+    """Terraform's rule: only 'yes' approves; with no TTY and no -auto-approve, refuse."""
+    if auto_approve:
+        return True
+    if not allow_input or not sys.stdin.isatty():
+        raise ProvisionError(
+            "Refusing to apply without approval: no terminal to ask on. "
+            "Run with -auto-approve, or apply a saved plan (plan -out FILE; apply FILE)."
+        )
+    click.echo(f"\n{prompt}\n  Only 'yes' will be accepted to approve.\n")
+    answer = click.prompt("  Enter a value", default="", show_default=False)
+    return bool(answer.strip() == "yes")

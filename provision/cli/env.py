@@ -1,0 +1,156 @@
+"""`provision env -d DEPLOYMENT`: the deployment's provider variables as shell assignments, for
+`eval "$(provision env -d prod)"` in a bootstrap script.
+
+Secrets, without --reveal:
+- a secret read from an environment variable (`{env: NAME}`, a whole `${env.NAME}`) is printed
+  as a reference to it, `export OPENAI_API_KEY="${CODER_SESSION_TOKEN}"`: the shell running
+  the eval already has NAME (provision inherited it from there), and no value is printed;
+- any other secret (`{file: …}`, `{env_list: …}`, a sensitive variable, a literal) is printed
+  inline only when stdout is not a terminal — a pipe into eval or a redirect the user asked
+  for. On a terminal the command refuses (exit 1) and prints nothing on stdout.
+With --reveal every secret is printed inline, terminal or not.
+
+This is the one command whose stdout bypasses provision.report.Output: Output masks every known
+secret by value, and handing the values to the shell is the point of eval. Only the assignment
+lines go that way, under the rules above; diagnostics still go through Output to stderr.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from provision import api
+from provision.cli._common import OrderedVarsCommand, output, spec_options, var_args
+from provision.errors import Diagnostic, DiagnosticsError
+from provision.model import Deployment, Spec
+from provision.render.envvars import EnvVar, provider_vars
+from provision.render.shell import export_lines
+from provision.secrets import Secret
+
+DIALECTS = {"bash": "posix", "zsh": "posix", "fish": "fish", "powershell": "powershell",
+            "dotenv": "dotenv"}  # fmt: skip
+_SHELL_NAMES = {"bash": "bash", "zsh": "zsh", "fish": "fish", "pwsh": "powershell",
+                "powershell": "powershell"}  # fmt: skip
+REFUSAL = "Refusing to print secrets to a terminal; pass --reveal"
+
+
+def default_shell(env: Mapping[str, str]) -> str:
+    """From $SHELL's basename; any other shell (sh, dash, ksh: POSIX too) or none: bash."""
+    name = re.split(r"[\\/]", env.get("SHELL", ""))[-1].lower().removesuffix(".exe")
+    return _SHELL_NAMES.get(name, "bash")
+
+
+def deployment_vars(spec: Spec, name: str) -> list[EnvVar]:
+    """The variables of every enabled provider of the deployment; a name twice is an error."""
+    deployment = _deployment(spec, name)
+    found: dict[str, EnvVar] = {}
+    diags: list[Diagnostic] = []
+    for p in deployment.providers.values():
+        if not p.enabled:
+            continue
+        for var in provider_vars(p):
+            first = found.setdefault(var.name, var)
+            if first is not var:
+                diags.append(
+                    Diagnostic.error(
+                        f'{var.name} is set by both provider "{first.provider}" and provider '
+                        f'"{var.provider}" of deployment "{name}"',
+                        "A variable has one value: set enabled: false on one of them, or export "
+                        "them through a shell_exports target with a `providers:` list.",
+                        var.span,
+                    )
+                )
+    if diags:
+        raise DiagnosticsError(diags)
+    return list(found.values())
+
+
+def _deployment(spec: Spec, name: str) -> Deployment:
+    deployment = spec.deployments.get(name)
+    if deployment is not None:
+        return deployment
+    hint = difflib.get_close_matches(name, list(spec.deployments), n=1)
+    detail = (
+        f'Did you mean "{hint[0]}"?'
+        if hint
+        else "Deployments: " + (", ".join(spec.deployments) or "(none)")
+    )
+    raise DiagnosticsError([Diagnostic.error(f'No deployment "{name}" in the spec', detail)])
+
+
+def assignments(variables: list[EnvVar], dialect: str, *, reveal: bool, to_tty: bool) -> str:
+    """The lines to print, under the secret rules in this module's docstring."""
+    lines: list[str] = []
+    refused: list[str] = []
+    for var in variables:
+        mode = "inline"
+        if isinstance(var.value, Secret) and not reveal:
+            if var.value.origin.kind == "env":
+                mode = "reference"
+            elif to_tty:
+                refused.append(f"{var.name} (a secret from {var.value.origin})")
+                continue
+        lines.append(export_lines([var], dialect, mode))
+    if refused:
+        raise DiagnosticsError(
+            [
+                Diagnostic.error(
+                    REFUSAL,
+                    "These would be printed as values: " + ", ".join(refused) + ". Pipe the output "
+                    'into eval (eval "$(provision env …)"), or pass --reveal to print them here.',
+                )
+            ]
+        )
+    return "".join(lines)
+
+
+@click.command("env", cls=OrderedVarsCommand)
+@click.option(
+    "-d",
+    "--deployment",
+    "deployment",
+    required=True,
+    metavar="NAME",
+    help="The deployment whose providers to export.",
+)
+@click.option(
+    "--shell",
+    "shell",
+    type=click.Choice(list(DIALECTS)),
+    help="Syntax to print (default: from $SHELL, else bash).",
+)
+@click.option(
+    "--reveal",
+    is_flag=True,
+    help="Print every secret's value, also on a terminal and for secrets read from "
+    "environment variables.",
+)
+@spec_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    deployment: str,
+    shell: str | None,
+    reveal: bool,
+    spec_path: Path,
+    vars_: tuple[str, ...],
+    var_files: tuple[str, ...],
+) -> int:
+    """Print export lines for eval "$(provision env -d DEPLOYMENT)"."""
+    out = output(ctx)
+    resolved = api.load_spec(spec_path, var_args=var_args(ctx))
+    out.diagnostics(resolved.warnings)
+    variables = deployment_vars(resolved.spec, deployment)
+    dialect = DIALECTS[shell or default_shell(os.environ)]
+    text = assignments(variables, dialect, reveal=reveal, to_tty=sys.stdout.isatty())
+    if not text:
+        out.err(f'Deployment "{deployment}" exports no variables.')
+    click.echo(text, nl=False)
+    return 0

@@ -1,0 +1,156 @@
+"""Saved plans (`plan -out FILE`, `apply FILE`) that hold no secret values.
+
+A saved plan records what the plan saw and decided — state lineage and serial, each file's
+digest before and after, the spec files' digests — and, for every secret, an HMAC fingerprint
+under this machine's fingerprint key. `apply FILE` renders again (secrets are read again) and
+refuses unless everything still matches: the plan is exactly what gets applied, or nothing is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from provision import __version__
+from provision.errors import ApplyError, Diagnostic
+from provision.fsutil import atomic_write, sha256_file
+from provision.model import Spec
+from provision.plan import Plan
+from provision.planview import plan_json, secrets_of
+from provision.secrets import REDACTOR, Secret
+from provision.spec.variables import VarArg
+
+PLANFILE_FORMAT = "provision-plan"
+PLANFILE_VERSION = 1
+
+
+def spec_secrets(spec: Spec) -> dict[str, Secret]:
+    """Every secret in the model, by where it is used (stable across runs)."""
+    found: dict[str, Secret] = {}
+    for d in spec.deployments.values():
+        if d.coder is not None:
+            found[f"{d.name}.coder.token"] = d.coder.token
+        for p in d.providers.values():
+            fields: dict[str, Any] = {"api_key": p.api_key, "headers": dict(p.headers),
+                                      "options": dict(p.options)}
+            for name, value in fields.items():
+                for i, s in enumerate(secrets_of(value)):
+                    found[f"{p.address}.{name}[{i}]"] = s
+    for t in spec.targets.values():
+        for i, s in enumerate(secrets_of(dict(t.options.get("env") or {}))):
+            found[f"{t.address}.env[{i}]"] = s
+    return {k: v for k, v in found.items() if v.known}
+
+
+def safe_var_args(spec: Spec, var_args: Sequence[VarArg]) -> list[dict[str, str]]:
+    """-var values of sensitive variables are not stored: they must come again at apply."""
+    out = []
+    for arg in var_args:
+        name = arg.value.partition("=")[0].strip()
+        if arg.kind == "var" and isinstance(spec.variables.get(name), Secret):
+            continue
+        out.append({"kind": arg.kind, "value": arg.value})
+    return out
+
+
+def write_planfile(path: Path, plan: Plan, spec_path: Path, var_args: Sequence[VarArg],
+                   key: bytes) -> None:
+    doc = {
+        "format": PLANFILE_FORMAT,
+        "format_version": PLANFILE_VERSION,
+        "provision_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "state": {"lineage": plan.state.lineage, "serial": plan.state.serial},
+        "spec": {"root": str(plan.spec.root), "path": str(spec_path.resolve()),
+                 "files": {str(Path(f).resolve()): sha256_file(Path(f)) for f in plan.spec.files}},
+        "var_args": safe_var_args(plan.spec, var_args),
+        "targets": list(plan.targeted),
+        "destroy": plan.destroy,
+        "changes": [{
+            "address": c.address, "action": c.action, "path": str(c.path),
+            "before_sha256": c.current_sha256, "after_sha256": c.desired_sha256,
+            "mode": c.mode_after,
+        } for c in plan.changes],
+        "secrets": {k: s.fingerprint(key) for k, s in spec_secrets(plan.spec).items()},
+        "plan": plan_json(plan),
+    }
+    text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if REDACTOR.redact(text) != text:
+        raise ApplyError("refusing to write a plan file holding a secret value")
+    atomic_write(path, text.encode(), 0o600)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SavedPlan:
+    path: Path
+    doc: dict[str, Any]
+
+    @property
+    def var_args(self) -> tuple[VarArg, ...]:
+        return tuple(VarArg(a["kind"], a["value"]) for a in self.doc["var_args"])
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.doc["targets"])
+
+    @property
+    def destroy(self) -> bool:
+        return bool(self.doc["destroy"])
+
+    @property
+    def spec_path(self) -> Path:
+        return Path(self.doc["spec"]["path"])
+
+
+def read_planfile(path: Path) -> SavedPlan:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ApplyError(f"Cannot read saved plan {path}: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != PLANFILE_FORMAT:
+        raise ApplyError(f"{path} is not a provision plan file")
+    if doc.get("format_version") != PLANFILE_VERSION:
+        raise ApplyError(f"{path} was written by an incompatible provision version "
+                         f"({doc.get('provision_version')})")
+    return SavedPlan(path=path, doc=doc)
+
+
+def check_fresh(saved: SavedPlan, plan: Plan, key: bytes) -> None:
+    """Refuse a saved plan that no longer describes what apply would do."""
+    problems: list[str] = []
+    st = saved.doc["state"]
+    never_saved = st["serial"] == 0 and plan.state.serial == 0  # no state file either time
+    if not never_saved and (st["lineage"], st["serial"]) != (plan.state.lineage,
+                                                             plan.state.serial):
+        problems.append(f"the state changed since the plan (serial {st['serial']} → "
+                        f"{plan.state.serial})" if st["lineage"] == plan.state.lineage
+                        else "the state was replaced since the plan (lineage differs)")
+    for name, digest in saved.doc["spec"]["files"].items():
+        now = sha256_file(Path(name))
+        if now != digest:
+            problems.append(f"spec file {name} changed since the plan")
+    now_secrets = {k: s.fingerprint(key) for k, s in spec_secrets(plan.spec).items()}
+    for name, fingerprint in saved.doc["secrets"].items():
+        if now_secrets.get(name) != fingerprint:
+            problems.append(f"the secret used at {name} is not the one the plan was made with")
+    fresh = {c.address: c for c in plan.changes}
+    for c in saved.doc["changes"]:
+        now_change = fresh.get(c["address"])
+        if now_change is None or now_change.action != c["action"]:
+            problems.append(f"{c['address']}: the plan to {c['action']} it no longer holds")
+        elif now_change.current_sha256 != c["before_sha256"]:
+            problems.append(f"{c['address']}: {c['path']} changed since the plan")
+        elif now_change.desired_sha256 != c["after_sha256"]:
+            problems.append(f"{c['address']}: the rendered content differs from the plan")
+    extra = set(fresh) - {c["address"] for c in saved.doc["changes"]}
+    problems.extend(f"{a}: not in the saved plan" for a in sorted(extra)
+                    if fresh[a].action != "no-op")
+    if problems:
+        raise ApplyError("Saved plan is stale", diagnostics=[Diagnostic.error(
+            f"Saved plan {saved.path} is stale",
+            "\n".join(dict.fromkeys(problems)) + "\nRe-run plan.",
+        )])

@@ -1,0 +1,234 @@
+"""The plan for people (Terraform-style text with key-level and unified diffs) and for machines
+(a versioned JSON document). Secrets are masked by value and, on the side read from disk, by
+key name too: an old key that this run never loaded must not show in a diff either."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from provision import __version__
+from provision.plan import Change, Plan, _reveal
+from provision.report import JSON_FORMAT_VERSION, Output
+from provision.secrets import MASK, REDACTOR, Secret, mask
+
+_SENSITIVE_NAME = re.compile(r"key|token|secret|password|passwd|authorization|credential",
+                             re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"^\s*(?:export\s+|set\s+-gx\s+|\$env:)?([A-Za-z_][A-Za-z0-9_]*)")
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
+VERBS = {"create": "will be created", "update": "will be updated in-place",
+         "delete": "will be destroyed", "no-op": "is unchanged"}
+
+
+def mask_disk(value: Any, key: str = "") -> Any:
+    """Mask a value read from disk: known secrets by value, sensitive-looking keys by name."""
+    if isinstance(value, dict):
+        return {k: mask_disk(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_disk(v, key) for v in value]
+    if isinstance(value, str):
+        return MASK if key and _SENSITIVE_NAME.search(key) else REDACTOR.redact(value)
+    return value
+
+
+def _sensitive_marks(masked: Any) -> Any:
+    if isinstance(masked, dict):
+        return {k: _sensitive_marks(v) for k, v in masked.items()}
+    if isinstance(masked, list):
+        return [_sensitive_marks(v) for v in masked]
+    return isinstance(masked, str) and MASK in masked
+
+
+def _views(change: Change) -> tuple[Any, Any]:
+    before = mask_disk(change.before) if isinstance(change.before, dict) else (
+        _mask_text(change.before, change.after) if isinstance(change.before, str) else None)
+    after = mask(change.after) if change.after is not None else None
+    return before, after
+
+
+def _mask_text(before: str, after: Any) -> str:
+    """Mask lines of the old text that assign a variable whose new value is secret, or whose
+    name looks sensitive: the old value may be a secret this run never loaded."""
+    secret_names = set()
+    if isinstance(after, str):
+        for line in REDACTOR.redact(after).splitlines():
+            if MASK in line and (m := _ASSIGNMENT.match(line)):
+                secret_names.add(m.group(1))
+    out = []
+    for line in REDACTOR.redact(before).splitlines(keepends=True):
+        m = _ASSIGNMENT.match(line)
+        if m and (m.group(1) in secret_names or _SENSITIVE_NAME.search(m.group(1))):
+            line = f"{line[: m.end()]} {MASK}" + ("\n" if line.endswith("\n") else "")
+        out.append(line)
+    return "".join(out)
+
+
+# -- human -----------------------------------------------------------------------------------
+
+def show_plan(plan: Plan, out: Output) -> None:
+    for d in plan.warnings:
+        out.diagnostics([d])
+    drifted = [c for c in plan.changes if c.drift]
+    if drifted:
+        out.out("")
+        out.out(out.style("Objects have changed outside provision", "yellow", "bold"))
+        for c in drifted:
+            out.out(f"  # {c.address} ({c.path}): {c.drift_reason}")
+    visible = [c for c in plan.changes if c.action != "no-op"]
+    if not visible:
+        out.out("")
+        out.out(out.style("No changes.", "green", "bold")
+                + " Your files match the spec.")
+        return
+    out.out("")
+    out.out("provision will perform the following actions:")
+    for c in visible:
+        out.out("")
+        color = {"create": "green", "update": "yellow", "delete": "red"}[c.action]
+        out.out(f"  # {c.address} {VERBS[c.action]}"
+                + (out.style("  (changed outside provision)", "yellow") if c.drift else ""))
+        out.out(out.style(f"  {SYMBOLS[c.action]} {c.address}", color, "bold") + f"  ({c.path})")
+        for line in change_lines(c):
+            out.out(f"      {line}")
+    out.out("")
+    out.out(summary_line(plan))
+    if plan.env_required:
+        out.out("")
+        out.out("Mux will read these from its environment at run time: "
+                + ", ".join(plan.env_required))
+
+
+def summary_line(plan: Plan) -> str:
+    return (f"Plan: {plan.count('create')} to add, {plan.count('update')} to change, "
+            f"{plan.count('delete')} to destroy.")
+
+
+def change_lines(change: Change) -> Iterator[str]:
+    before, after = _views(change)
+    if isinstance(before, dict) or isinstance(after, dict):
+        yield from _structured_lines(change, before or {}, after or {})
+    else:
+        yield from _text_lines(before or "", after or "")
+    if change.current_mode is not None and change.mode_after is not None \
+            and change.current_mode != change.mode_after:
+        yield f"~ mode: {change.current_mode:04o} -> {change.mode_after:04o}"
+    elif change.action == "create" and change.mode_after is not None:
+        yield f"+ mode: {change.mode_after:04o}"
+    if change.artifact is not None and change.artifact.sensitive:
+        yield "# (holds secrets; written with mode 0600)"
+
+
+def _structured_lines(change: Change, before: dict[str, Any], after: dict[str, Any]
+                      ) -> Iterator[str]:
+    from deepdiff import DeepDiff
+
+    raw_before = change.before if isinstance(change.before, dict) else {}
+    raw_after = _reveal(change.after) if isinstance(change.after, dict) else {}
+    diff = DeepDiff(raw_before, raw_after, view="tree", verbose_level=2)
+    touched: set[str] = set()
+    lines: list[tuple[str, str]] = []
+    for report, levels in diff.items():
+        for level in levels:
+            path = level.path(output_format="list")
+            touched.add(str(path[0]) if path else "")
+            shown = _dotted(path)
+            old, new = _at(before, path), _at(after, path)
+            if report.endswith("_added"):
+                lines.append((shown, f"+ {shown}: {_short(new)}"))
+            elif report.endswith("_removed"):
+                lines.append((shown, f"- {shown}: {_short(old)}"))
+            else:
+                if old == new == MASK:
+                    old, new = MASK, "(sensitive value, changed)"
+                lines.append((shown, f"~ {shown}: {_short(old)} -> {_short(new)}"))
+    for _, line in sorted(lines):
+        yield line
+    unchanged = len([k for k in after if k not in touched and k in before])
+    if unchanged:
+        yield f"# ({unchanged} unchanged entr{'y' if unchanged == 1 else 'ies'} hidden)"
+
+
+def _dotted(path: list[Any]) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", str(p)):
+            out += ("." if out else "") + str(p)
+        else:
+            out += f"[{json.dumps(str(p), ensure_ascii=False)}]"
+    return out
+
+
+def _at(value: Any, path: list[Any]) -> Any:
+    for p in path:
+        try:
+            value = value[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    if value == MASK:
+        return MASK
+    text = json.dumps(value, ensure_ascii=False, sort_keys=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text_lines(before: str, after: str) -> Iterator[str]:
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after",
+                                n=2, lineterm="")
+    for i, line in enumerate(diff):
+        if i >= 2:  # skip the ---/+++ header
+            yield line
+
+
+# -- machine ---------------------------------------------------------------------------------
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    changes = []
+    for c in plan.changes:
+        before, after = _views(c)
+        changes.append({
+            "address": c.address, "type": c.type, "name": c.name, "path": str(c.path),
+            "mode": {"before": _octal(c.current_mode), "after": _octal(c.mode_after)},
+            "change": {
+                "actions": [c.action],
+                "before": before, "after": after,
+                "before_sensitive": _sensitive_marks(before),
+                "after_sensitive": _sensitive_marks(after),
+            },
+        })
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "provision_version": __version__,
+        "spec": {"root": str(plan.spec.root), "files": list(plan.spec.files)},
+        "state": {"lineage": plan.state.lineage, "serial": plan.state.serial},
+        "resource_changes": changes,
+        "drift": [{"address": c.address, "path": str(c.path), "reason": c.drift_reason}
+                  for c in plan.changes if c.drift],
+        "warnings": [d.to_json() for d in plan.warnings],
+        "env_required": list(plan.env_required),
+        "targeted": list(plan.targeted),
+        "summary": {"add": plan.count("create"), "change": plan.count("update"),
+                    "destroy": plan.count("delete")},
+        "changes_present": plan.has_changes,
+    }
+
+
+def _octal(mode: int | None) -> str | None:
+    return None if mode is None else f"{mode:04o}"
+
+
+def secrets_of(value: Any) -> list[Secret]:
+    if isinstance(value, Secret):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in secrets_of(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in secrets_of(v)]
+    return []
