@@ -29,7 +29,8 @@ class Artifact:
 
     address: str  # "<type>.<name>", or "<type>.<name>/<part>" for a target's extra files
     path: Path
-    content: bytes  # may hold secret values: never print it; plan masks by value
+    # May hold secret values: never printed (not even in a repr); plan masks by value.
+    content: bytes = field(repr=False)
     mode: int  # 0o600 whenever the content holds a secret
     sensitive: bool  # the content holds at least one secret value
     # Merge-managed files: the top-level keys this target owns; None means the whole file.

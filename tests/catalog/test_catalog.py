@@ -225,7 +225,7 @@ def test_bedrock_uses_the_aws_chain(catalog: Catalog) -> None:
     bedrock = catalog.get("bedrock")
     assert bedrock is not None
     assert not bedrock.needs_key
-    assert set(bedrock.secret_options) == {"bearer_token", "secret_access_key"}
+    assert set(bedrock.secret_options) == {"bearer_token", "access_key_id", "secret_access_key"}
 
 
 def test_mux_options(catalog: Catalog) -> None:
