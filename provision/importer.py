@@ -31,7 +31,7 @@ from provision.fsutil import file_mode
 from provision.render import render
 from provision.render.jsonc import read_object
 from provision.render.mux import _OPTION_VALUES
-from provision.secrets import Origin, Secret
+from provision.secrets import Origin, Secret, reveal_all
 from provision.spec.build import default_mux_path, is_loopback
 from provision.spec.resolve import Options, resolve
 from provision.spec.schema import ENV_NAME_PATTERN, NAME_PATTERN
@@ -391,7 +391,7 @@ class _Importer:
         parsed = load_yaml(_dump(doc), "imported.yaml")
         spec = resolve(parsed, self.root, Options(env={**self.env, **values})).spec
         artifact = render(spec, spec.targets[self.target], existing).artifacts[0]
-        return _plain(artifact.structured), artifact.mode
+        return reveal_all(artifact.structured), artifact.mode
 
     def check_whole(
         self, entries: Mapping[str, Any], content: bytes, mode: int | None
@@ -463,16 +463,6 @@ def _sensitive_header(name: str, value: str) -> bool:
 def _env_name(*parts: str) -> str:
     name = re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
     return name if re.fullmatch(ENV_NAME_PATTERN, name) else "_" + name
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return value.reveal()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _canonical(value: Any) -> str:

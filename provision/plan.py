@@ -19,7 +19,7 @@ from provision.errors import Diagnostic, DiagnosticsError
 from provision.fsutil import file_mode, sha256_bytes
 from provision.model import Spec, Target
 from provision.render import Artifact, Rendered, render
-from provision.secrets import Secret
+from provision.secrets import reveal_all
 from provision.state import ResourceState, State
 
 
@@ -80,19 +80,9 @@ class Plan:
 
 def owned_digest(obj: Mapping[str, Any], keys: Iterable[str]) -> str:
     """A digest of the owned entries only, so edits to other entries are not drift."""
-    owned = {k: _reveal(obj[k]) for k in keys if k in obj}
+    owned = {k: reveal_all(obj[k]) for k in keys if k in obj}
     text = json.dumps(owned, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _reveal(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return value.reveal()
-    if isinstance(value, Mapping):
-        return {k: _reveal(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_reveal(v) for v in value]
-    return value
 
 
 def read_current(path: Path) -> tuple[bytes | None, int | None]:
@@ -208,7 +198,7 @@ def _compare(artifact: Artifact, target: Target, current: bytes | None,
             drift = owned_digest(cur_obj, resource.managed_keys or ()) != resource.sha256
         else:
             taken = [k for k in keys if k in cur_obj
-                     and _reveal(cur_obj[k]) != _reveal(artifact.structured[k])]
+                     and reveal_all(cur_obj[k]) != reveal_all(artifact.structured[k])]
             drift = bool(taken)
             reason = f"entries {', '.join(taken)} exist and were not written by provision"
     else:

@@ -5,15 +5,16 @@ key name too: an old key that this run never loaded must not show in a diff eith
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from provision import __version__
-from provision.plan import Change, Plan, _reveal
+from provision.plan import Change, Plan
 from provision.report import JSON_FORMAT_VERSION, Output
-from provision.secrets import MASK, REDACTOR, Secret, mask
+from provision.secrets import MASK, REDACTOR, Secret, mask, reveal_all
 
 _SENSITIVE_NAME = re.compile(r"key|token|secret|password|passwd|authorization|credential",
                              re.IGNORECASE)
@@ -25,6 +26,8 @@ VERBS = {"create": "will be created", "update": "will be updated in-place",
 
 def mask_disk(value: Any, key: str = "") -> Any:
     """Mask a value read from disk: known secrets by value, sensitive-looking keys by name."""
+    if isinstance(value, Secret):
+        return MASK
     if isinstance(value, dict):
         return {k: mask_disk(v, k) for k, v in value.items()}
     if isinstance(value, list):
@@ -51,14 +54,21 @@ def _views(change: Change) -> tuple[Any, Any]:
 
 def _mask_text(before: str, after: Any) -> str:
     """Mask lines of the old text that assign a variable whose new value is secret, or whose
-    name looks sensitive: the old value may be a secret this run never loaded."""
+    name looks sensitive: the old value may be a secret this run never loaded. A line the new
+    text has unchanged is masked as the new text is, so it stays a context line in the diff."""
     secret_names = set()
+    kept: set[str] = set()
     if isinstance(after, str):
+        kept = set(after.splitlines())
         for line in REDACTOR.redact(after).splitlines():
             if MASK in line and (m := _ASSIGNMENT.match(line)):
                 secret_names.add(m.group(1))
     out = []
-    for line in REDACTOR.redact(before).splitlines(keepends=True):
+    for raw in before.splitlines(keepends=True):
+        line = REDACTOR.redact(raw)
+        if raw.rstrip("\r\n") in kept:
+            out.append(line)
+            continue
         m = _ASSIGNMENT.match(line)
         if m and (m.group(1) in secret_names or _SENSITIVE_NAME.search(m.group(1))):
             line = f"{line[: m.end()]} {MASK}" + ("\n" if line.endswith("\n") else "")
@@ -97,7 +107,7 @@ def show_plan(plan: Plan, out: Output) -> None:
     out.out(summary_line(plan))
     if plan.env_required:
         out.out("")
-        out.out("Mux will read these from its environment at run time: "
+        out.out("The rendered files read these from the environment at run time: "
                 + ", ".join(plan.env_required))
 
 
@@ -125,9 +135,11 @@ def _structured_lines(change: Change, before: dict[str, Any], after: dict[str, A
                       ) -> Iterator[str]:
     from deepdiff import DeepDiff
 
-    raw_before = change.before if isinstance(change.before, dict) else {}
-    raw_after = _reveal(change.after) if isinstance(change.after, dict) else {}
-    diff = DeepDiff(raw_before, raw_after, view="tree", verbose_level=2)
+    raw_before = reveal_all(change.before) if isinstance(change.before, dict) else {}
+    raw_after = reveal_all(change.after) if isinstance(change.after, dict) else {}
+    # deepdiff >= 8 reports two mappings that share few keys as one root change unless told
+    # to always go deeper; key-level lines are the point of this view.
+    diff = DeepDiff(raw_before, raw_after, view="tree", verbose_level=2, **_deeper_option())
     touched: set[str] = set()
     lines: list[tuple[str, str]] = []
     for report, levels in diff.items():
@@ -137,9 +149,9 @@ def _structured_lines(change: Change, before: dict[str, Any], after: dict[str, A
             shown = _dotted(path)
             old, new = _at(before, path), _at(after, path)
             if report.endswith("_added"):
-                lines.append((shown, f"+ {shown}: {_short(new)}"))
+                lines.extend((p, f"+ {p}: {_short(v)}") for p, v in _leaves(path, new))
             elif report.endswith("_removed"):
-                lines.append((shown, f"- {shown}: {_short(old)}"))
+                lines.extend((p, f"- {p}: {_short(v)}") for p, v in _leaves(path, old))
             else:
                 if old == new == MASK:
                     old, new = MASK, "(sensitive value, changed)"
@@ -149,6 +161,25 @@ def _structured_lines(change: Change, before: dict[str, Any], after: dict[str, A
     unchanged = len([k for k in after if k not in touched and k in before])
     if unchanged:
         yield f"# ({unchanged} unchanged entr{'y' if unchanged == 1 else 'ies'} hidden)"
+
+
+@functools.cache
+def _deeper_option() -> dict[str, Any]:
+    import inspect
+
+    from deepdiff import DeepDiff
+
+    params = inspect.signature(DeepDiff.__init__).parameters
+    return {"threshold_to_diff_deeper": 0} if "threshold_to_diff_deeper" in params else {}
+
+
+def _leaves(path: list[Any], value: Any) -> Iterator[tuple[str, Any]]:
+    """An added or removed mapping, one line per key, as Terraform shows a new block."""
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _leaves([*path, k], v)
+    else:
+        yield _dotted(path), value
 
 
 def _dotted(path: list[Any]) -> str:

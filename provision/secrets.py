@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -150,6 +150,17 @@ def mask(value: Any) -> Any:
         return {REDACTOR.redact(str(k)): mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
+    return value
+
+
+def reveal_all(value: Any) -> Any:
+    """A copy of value with every Secret revealed: for comparing and writing, never showing."""
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: reveal_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [reveal_all(v) for v in value]
     return value
 
 

@@ -388,7 +388,7 @@ def _spans(raw: Mapping[str, Any], source: SourceMap, path: DocPath) -> Mapping[
 
 SECRET_FIELDS = frozenset({"api_key", "token", "bearer_token", "access_key_id",
                            "secret_access_key"})
-SECRET_MAPS = frozenset({"headers", "env"})
+SECRET_MAPS = frozenset({"headers", "env", "with"})  # module inputs: checked in the module
 
 
 def misplaced_secrets(value: Any, source: SourceMap, path: DocPath = ()) -> list[Diagnostic]:

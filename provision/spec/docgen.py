@@ -6,6 +6,9 @@ changes in code changes the doc too (tests/spec/test_docs.py fails until it is r
 
     python -m provision.spec.docgen [FILE]          rewrite the regions of FILE (docs/spec.md)
     python -m provision.spec.docgen --check [FILE]  exit 1 when a region is stale
+
+FILE defaults to the docs/spec.md of this checkout, wherever the command runs from. A usage error
+or an unreadable FILE exits 2 with a message.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from provision.catalog import Catalog, CatalogEntry, load_catalog
 from provision.spec.schema import spec_schema
 
-DEFAULT_FILE = Path("docs/spec.md")
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 REGION = re.compile(r"(<!-- generated: ([a-z:-]+) -->\n)(.*?)(<!-- end generated -->)", re.DOTALL)
 _INTERP = "#/$defs/interpolation"
 _SCALARS = {"string": "string", "boolean": "bool", "integer": "integer", "number": "number",
@@ -181,13 +184,33 @@ def regenerate(text: str, catalog: Catalog | None = None) -> str:
     return REGION.sub(fill, text)
 
 
+USAGE = "usage: python -m provision.spec.docgen [--check] [FILE]"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in args or "--help" in args:
+        print(USAGE)
+        return 0
     check = "--check" in args
     paths = [a for a in args if a != "--check"]
+    unknown = [a for a in paths if a.startswith("-")]
+    if unknown or len(paths) > 1:
+        what = f"unknown option {unknown[0]}" if unknown else "more than one FILE"
+        print(f"docgen: {what}\n{USAGE}", file=sys.stderr)
+        return 2
     path = Path(paths[0]) if paths else DEFAULT_FILE
-    text = path.read_text(encoding="utf-8")
-    new = regenerate(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        print(f"docgen: cannot read {path}: {reason}", file=sys.stderr)
+        return 2
+    try:
+        new = regenerate(text)
+    except ValueError as exc:  # a region naming no generator
+        print(f"docgen: {path}: {exc}", file=sys.stderr)
+        return 2
     if check:
         if new != text:
             print(f"{path}: generated tables are stale; run python -m provision.spec.docgen",

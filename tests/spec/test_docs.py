@@ -87,7 +87,15 @@ def test_walk_reaches_every_part_of_the_schema() -> None:
     names, values = walk(spec_schema())
     # One key from each place the walk must get through: $defs, if/then, anyOf, nested objects.
     assert {"api_key", "dialect", "context_window_tokens", "status", "env_list", "order"} <= names
-    assert {"aibridge", "tf_json", "any_json", "chat_completions"} <= values
+    assert {"aibridge", "tf_json", "validation_error", "chat_completions"} <= values
+
+
+def test_probe_shapes_table_lists_the_schema_enum() -> None:
+    region = re.search(r"^\| Shape \|.*?\n\n", TEXT, re.MULTILINE | re.DOTALL)
+    assert region is not None
+    listed = re.findall(r"^\| `([a-z_]+)` \|", region.group(0), re.MULTILINE)
+    shape = spec_schema()["$defs"]["provider"]["properties"]["probe"]["properties"]["expect"]
+    assert listed == shape["properties"]["shape"]["enum"]
 
 
 def test_generated_tables_are_current() -> None:
@@ -102,6 +110,13 @@ def test_check_reports_a_stale_table(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "stale" in capsys.readouterr().err
     assert docgen.main([str(stale)]) == 0
     assert stale.read_text(encoding="utf-8") == TEXT
+
+
+def test_main_reports_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert docgen.main(["--bogus"]) == 2
+    assert docgen.main([str(tmp_path / "missing.md")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert docgen.DEFAULT_FILE == DOC
 
 
 def test_every_catalog_id_is_in_the_provider_table() -> None:

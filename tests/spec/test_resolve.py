@@ -142,7 +142,8 @@ def test_catalog_defaults(cwd: Path) -> None:
     assert p["groq"].catalog.id == "groq"
     assert p["groq"].base_url == "https://api.groq.com/openai/v1"
     assert p["groq"].api_key is None and p["groq"].bridge is None
-    assert p["openai"].base_url == "https://proxy.example.com/v1"
+    # Kept as written: a trailing slash tells newer Mux (Xum) not to append /v1.
+    assert p["openai"].base_url == "https://proxy.example.com/v1/"
     assert p["my-vllm"].catalog.id == "vllm"
     assert p["my-vllm"].base_url == "http://localhost:8000/v1"
     assert p["my-vllm"].display_name == "Tuned"
