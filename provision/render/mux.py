@@ -249,10 +249,14 @@ class _Builder:
         written = custom or p.bridge is not None or "base_url" in p.spans or p.catalog.local
         if not written:
             return None
-        suffix = p.catalog.mux_base_path or ""
-        if suffix.rstrip("/") and p.base_url.endswith(suffix.rstrip("/")):
-            return p.base_url  # already given in Mux's form
-        return p.base_url + suffix
+        base, suffix = p.base_url, p.catalog.mux_base_path or ""
+        if not suffix:
+            return base  # as written: a trailing slash tells Xum not to append /v1
+        if suffix == "/":
+            return base if base.endswith("/") else base + "/"
+        if base.rstrip("/").endswith(suffix.rstrip("/")):
+            return base  # already given in Mux's form
+        return base.rstrip("/") + suffix
 
     def headers(self, p: Provider, out: dict[str, Any], custom: bool) -> None:
         mux_id = p.catalog.mux_id or p.id
