@@ -19,9 +19,15 @@ from provision.planfile import check_fresh, read_planfile
 from provision.planview import show_plan
 from provision.probe import health
 from provision.probe.endpoints import plan_endpoints
-from provision.probe.preflight import chosen_keys, failed_required, probe_endpoints, with_keys
+from provision.probe.preflight import (
+    chosen_keys,
+    failed_required,
+    prefer_recorded_keys,
+    probe_endpoints,
+    rotation_fingerprints,
+    with_keys,
+)
 from provision.report import Output
-from provision.secrets import Secret
 from provision.state import fingerprint_key
 
 DONE = {"create": "Creation complete", "update": "Modifications complete",
@@ -59,17 +65,17 @@ def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | 
                    timeout=lock_seconds(lock_timeout)):
         plan = api.plan(spec_path, var_args=args, targets=targets, destroy=destroy,
                         state=state)
+        plan = prefer_recorded_keys(plan, state_file_.parent)
         if saved is not None:
             check_fresh(saved, plan, fingerprint_key(state_file_.parent))
         show_plan(plan, out)
         if not plan.has_changes:
             return 0
         refuse_drift(plan, force=force)
-        fingerprints: dict[str, str] = {}
+        original = plan.spec
         if not no_probe and not destroy:
-            plan, keys = _preflight(out, plan, state_file_.parent)
-            key = fingerprint_key(state_file_.parent) if keys else b""
-            fingerprints = {a: s.fingerprint(key) for a, s in keys.items()}
+            plan = _preflight(out, plan, state_file_.parent)
+        fingerprints = rotation_fingerprints(original, plan.spec, state_file_.parent)
         verb = "destroy everything provision manages" if destroy else "perform these actions"
         if saved is None and not confirm(f"Do you want to {verb}?", auto_approve=auto_approve,
                                          allow_input=allow_input):
@@ -83,11 +89,11 @@ def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | 
     return 0
 
 
-def _preflight(out: Output, plan: Plan, state_dir: Path) -> tuple[Plan, dict[str, Secret]]:
+def _preflight(out: Output, plan: Plan, state_dir: Path) -> Plan:
     """Probe what would be written; a failed required probe stops apply before any write."""
     coders, providers = plan_endpoints(plan)
     if not coders and not providers:
-        return plan, {}
+        return plan
     tick = progress(out, len(coders) + len(providers))
     verdicts = probe_endpoints(coders, providers, on_result=tick)
     health.append(state_dir, verdicts)
@@ -106,7 +112,7 @@ def _preflight(out: Output, plan: Plan, state_dir: Path) -> tuple[Plan, dict[str
     if keys:
         plan = make_plan(with_keys(plan.spec, keys), plan.state, targets=plan.targeted,
                          warnings=plan.warnings)
-    return plan, keys
+    return plan
 
 
 def _report(out: Output, written: Written) -> None:

@@ -13,6 +13,7 @@ from provision.cli._workflow import state_file, workflow_options
 from provision.planfile import write_planfile
 from provision.planview import plan_json, show_plan
 from provision.probe.endpoints import plan_endpoints
+from provision.probe.preflight import prefer_recorded_keys
 from provision.state import fingerprint_key
 
 
@@ -33,6 +34,7 @@ def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
     out = output(ctx)
     args = var_args(ctx)
     plan = api.plan(spec_path, var_args=args, targets=targets, destroy=destroy, state=state)
+    plan = prefer_recorded_keys(plan, state_file(spec_path, state).parent)
     if out_file is not None:
         key = fingerprint_key(state_file(spec_path, state).parent)
         write_planfile(out_file, plan, spec_path, args, key)

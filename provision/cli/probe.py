@@ -12,7 +12,7 @@ from provision.cli._common import OrderedVarsCommand, json_option, output, spec_
 from provision.cli._probes import progress, table
 from provision.probe import Verdict, health
 from provision.probe.endpoints import plan_endpoints
-from provision.probe.preflight import failed_required, probe_endpoints
+from provision.probe.preflight import failed_required, prefer_recorded_keys, probe_endpoints
 
 
 @click.command("probe", cls=OrderedVarsCommand)
@@ -32,12 +32,13 @@ def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
             repeat: int, interval: float, state: Path | None) -> int:
     """Probe every endpoint with the values apply would write; exit 1 if a required one fails."""
     out = output(ctx)
-    plan = api.plan(spec_path, var_args=var_args(ctx), state=state)
+    state_dir = api.state_file_for(spec_path, state).parent
+    plan = prefer_recorded_keys(api.plan(spec_path, var_args=var_args(ctx), state=state),
+                                state_dir)
     for name in deployments:
         if name not in plan.spec.deployments:
             raise click.BadParameter(f'no deployment "{name}"', param_hint="-d")
     coders, providers = plan_endpoints(plan, deployments or None)
-    state_dir = api.state_file_for(spec_path, state).parent
     runs: list[list[Verdict]] = []
     for i in range(repeat):
         if i:
