@@ -6,6 +6,7 @@ Usage errors exit 1 too, so that 2 always means "changes present".
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     no_color = any(a in NO_COLOR_FLAGS for a in args[:end])
     args = [a for a in args[:end] if a not in NO_COLOR_FLAGS] + args[end:]
     with error_handler(no_color=no_color) as result:
-        if not args:  # usage, not an error message wrapping the help
+        # Shell completion calls provision with no arguments and its request in the env.
+        if not args and "_PROVISION_COMPLETE" not in os.environ:  # usage, not an error
             click.echo(cli.get_help(click.Context(cli, info_name="provision")))
             return 1
         try:

@@ -15,6 +15,7 @@ from gettext import gettext as _
 import click
 
 from provision import __version__
+from provision.cli import completion  # noqa: F401 - registers the working fish completion class
 
 CONTEXT = {"help_option_names": ["-h", "--help", "-help"], "max_content_width": 100}
 
@@ -43,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                                     "p50/p95 latency, last check."),
     "env": ("env", "command", 'Print export lines for eval "$(provision env -d DEPLOYMENT)".'),
     "import": ("import_", "command", "Write a spec that reproduces existing configuration."),
+    "completion": ("completion", "command",
+                   "Print the completion script for SHELL (bash, zsh or fish)."),
 }
 
 
