@@ -75,6 +75,7 @@ class Bridge:
 class Coder(Located):
     url: str  # without a trailing slash
     token: Secret
+    allow_insecure: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,7 @@ def coder_endpoint(deployment: Deployment) -> Endpoint | None:
         recipe=load_catalog().recipes["coder"],
         base_url=deployment.coder.url,
         credential=deployment.coder.token,
+        allow_insecure=deployment.coder.allow_insecure,
         default_base_url=False,
     )
 
@@ -119,6 +120,8 @@ def _read_back(
         key_file = artifacts.get(f"{target_address}/keys/{p.id}")
         if key_file is not None:
             credential = Secret(key_file.content.decode().strip(), Origin("rendered", p.address))
+    if p.api_key is not None and len(p.api_key.candidates) > 1:
+        credential = p.api_key  # a file holds one key; preflight must still try every candidate
     return provider_endpoint(
         p, base_url=base if isinstance(base, str) else None, credential=credential or p.api_key
     )

@@ -82,6 +82,14 @@ class Builder:
             return self._secret_file(str(name), origin, span)
         if not self.read_secrets:
             return Secret.unknown(origin)
+        if kind == "env_keys":
+            keys = rotation_keys(self.env, str(name))
+            if not keys:
+                self.error(f'No keys for "{name}" in the environment',
+                           f"Set {name}_API_KEY, {name}_API_KEYS (separated by , or ;), "
+                           f"{name}_API_KEY_1… or PROVISION_LIVE_{name}_KEY.", span)
+                return None
+            return Secret(keys, origin)
         text = self.env.get(name)
         if not text:
             self.error(f'Environment variable "{name}" is not set',
@@ -146,8 +154,10 @@ class Builder:
         token = self.secret(raw["token"], source, (*path, "token"))
         if url is None or token is None:
             return None
-        self._insecure(url, source.at((*path, "url")), "the Coder token", allowed=False)
-        return Coder(url=url, token=token, span=source.at(path),
+        self._insecure(url, source.at((*path, "url")), "the Coder token",
+                       allowed=raw.get("allow_insecure") is True)
+        return Coder(url=url, token=token, allow_insecure=raw.get("allow_insecure") is True,
+                     span=source.at(path),
                      spans=_spans(raw, source, path))
 
     # -- providers -------------------------------------------------------------------------
@@ -346,6 +356,18 @@ class Builder:
             follow_symlinks=raw.get("follow_symlinks", False), options=frozen_map(options),
             span=source.key_at(path), spans=_spans(raw, source, path),
         )
+
+
+def rotation_keys(env: Mapping[str, str], prefix: str) -> list[str]:
+    """Candidate keys by the convention of seed 004, in priority order, deduplicated: a live
+    override, the list, the primary key, then the numbered keys in numeric order."""
+    found = [env.get(f"PROVISION_LIVE_{prefix}_KEY", "")]
+    found += _SPLIT_KEYS.split(env.get(f"{prefix}_API_KEYS", ""))
+    found.append(env.get(f"{prefix}_API_KEY", ""))
+    numbered = re.compile(rf"{re.escape(prefix)}_API_KEY_(\d+)")
+    found += [env[k] for k in sorted((k for k in env if numbered.fullmatch(k)),
+                                     key=lambda k: int(k.rsplit("_", 1)[1]))]
+    return list(dict.fromkeys(k.strip() for k in found if k.strip()))
 
 
 def _takes_option(entry: CatalogEntry, key: str) -> bool:

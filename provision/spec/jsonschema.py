@@ -51,13 +51,38 @@ Types = tuple[str, ...] | None  # None: any type
 
 
 class _Error:
-    __slots__ = ("at_key", "detail", "kind", "path", "summary")
+    """A failure at path. Its text may be written only when asked for (`make`): most failures
+    happen in `if` conditions and in anyOf branches that another branch makes moot, and a
+    "Did you mean" search for each of those dominated validating a large spec."""
+
+    __slots__ = ("_detail", "_make", "_summary", "at_key", "kind", "path")
 
     def __init__(
-        self, path: Path, summary: str, detail: str = "", kind: str = "", at_key: bool = False
+        self,
+        path: Path,
+        summary: str = "",
+        detail: str = "",
+        kind: str = "",
+        at_key: bool = False,
+        make: Callable[[], tuple[str, str]] | None = None,
     ) -> None:
-        self.path, self.summary, self.detail = path, summary, detail
+        self.path, self._summary, self._detail, self._make = path, summary, detail, make
         self.kind, self.at_key = kind, at_key
+
+    @property
+    def summary(self) -> str:
+        self._write()
+        return self._summary
+
+    @property
+    def detail(self) -> str:
+        self._write()
+        return self._detail
+
+    def _write(self) -> None:
+        if self._make is not None:
+            self._summary, self._detail = self._make()
+            self._make = None
 
 
 class _Eval:
@@ -391,9 +416,13 @@ def _enum(kw: str, spec: Any, xmsg: str | None) -> Check:
     def check(value: Any, path: Path, errors: list[_Error], ev: _Eval | None) -> None:
         if isinstance(value, Secret) or _freeze(value) in frozen:
             return
-        close = difflib.get_close_matches(value, words, 1) if isinstance(value, str) else []
-        hint = f"\nDid you mean {json.dumps(close[0])}?" if close else ""
-        errors.append(_fail(path, _invalid(value, path), expected + hint, kw, xmsg))
+
+        def message() -> tuple[str, str]:
+            close = difflib.get_close_matches(value, words, 1) if isinstance(value, str) else []
+            hint = f"\nDid you mean {json.dumps(close[0])}?" if close else ""
+            return _message(path, _invalid(value, path), expected + hint, xmsg)
+
+        errors.append(_Error(path, kind=kw, make=message))
 
     return check
 
@@ -637,43 +666,55 @@ def _interpolation_refused(value: Any, path: Path, errors: list[_Error], ev: _Ev
 def _fail(
     path: Path, summary: str, detail: str, kind: str, xmsg: str | None, at_key: bool = False
 ) -> _Error:
+    return _Error(path, *_message(path, summary, detail, xmsg), kind, at_key)
+
+
+def _message(path: Path, summary: str, detail: str, xmsg: str | None) -> tuple[str, str]:
     if xmsg is not None:
         summary, detail = xmsg.replace("{path}", format_path(path)), f"{summary}.\n{detail}"
-    return _Error(path, summary, detail.strip(), kind, at_key)
+    return summary, detail.strip()
 
 
 def _type_error(path: Path, types: tuple[str, ...], value: Any, xmsg: str | None) -> _Error:
-    names = [t for t in types if not (t == "integer" and "number" in types)]
-    words = [_TYPE_NAMES.get(t, t) for t in names] or ["nothing"]
-    expected = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-    hint = ""
-    if "string" in types and isinstance(value, bool | int | float):
-        hint = "Quote the value to make it a string."
-    elif "string" not in types and isinstance(value, str) and _parses_as(value, types):
-        hint = "Remove the quotes: a quoted value is always a string."
-    elif "integer" in types and isinstance(value, float) and value.is_integer():
-        hint = f"Write {int(value)} without a decimal point."
-    summary = f"Expected {expected} {_for(path)}, got {_got(value)}"
-    return _fail(path, summary, hint, "type", xmsg)
+    def message() -> tuple[str, str]:
+        names = [t for t in types if not (t == "integer" and "number" in types)]
+        words = [_TYPE_NAMES.get(t, t) for t in names] or ["nothing"]
+        expected = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+        hint = ""
+        if "string" in types and isinstance(value, bool | int | float):
+            hint = "Quote the value to make it a string."
+        elif "string" not in types and isinstance(value, str) and _parses_as(value, types):
+            hint = "Remove the quotes: a quoted value is always a string."
+        elif "integer" in types and isinstance(value, float) and value.is_integer():
+            hint = f"Write {int(value)} without a decimal point."
+        summary = f"Expected {expected} {_for(path)}, got {_got(value)}"
+        return _message(path, summary, hint, xmsg)
+
+    return _Error(path, kind="type", make=message)
 
 
 def _unknown_key(
     path: Path, key: object, known: Iterable[str], patterns: Iterable[str], variants: str = ""
 ) -> _Error:
     """An unknown key, or one that belongs to another variant (a target of another type)."""
-    allowed, patterns, shown = sorted(known), list(patterns), _show(key) or _text(key)
-    close = [] if variants else difflib.get_close_matches(_text(key), allowed, 1)
-    also = f"keys matching {' or '.join(patterns)}" if patterns else ""
-    listed = ", ".join(allowed) + ("; also " + also if allowed and also else also)
-    if close:
-        detail = f"Did you mean {json.dumps(close[0])}?"
-    else:
-        detail = f"Allowed keys: {listed}." if listed else "No keys are allowed here."
-    summary = f"Unknown key {shown} {_in(path)}"
-    if variants:
-        summary = f"Key {shown} is not allowed {_in(path)}"
-        detail = f"It is only allowed when {variants}.\n{detail}"
-    return _Error((*path, _pkey(key)), summary, detail, "unknown", at_key=True)
+    allowed, patterns = sorted(known), list(patterns)
+
+    def message() -> tuple[str, str]:
+        shown = _show(key) or _text(key)
+        close = [] if variants else difflib.get_close_matches(_text(key), allowed, 1)
+        also = f"keys matching {' or '.join(patterns)}" if patterns else ""
+        listed = ", ".join(allowed) + ("; also " + also if allowed and also else also)
+        if close:
+            detail = f"Did you mean {json.dumps(close[0])}?"
+        else:
+            detail = f"Allowed keys: {listed}." if listed else "No keys are allowed here."
+        summary = f"Unknown key {shown} {_in(path)}"
+        if variants:
+            summary = f"Key {shown} is not allowed {_in(path)}"
+            detail = f"It is only allowed when {variants}.\n{detail}"
+        return summary, detail
+
+    return _Error((*path, _pkey(key)), kind="unknown", at_key=True, make=message)
 
 
 def _in(path: Path) -> str:

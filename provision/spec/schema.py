@@ -217,6 +217,8 @@ _DEPLOYMENT = {
             "properties": {
                 "url": _str("Coder access URL, e.g. https://coder.example.com."),
                 "token": _secret("Coder session token or API key."),
+                "allow_insecure": _bool("Allow sending the token over plain http to a remote "
+                                        "host."),
             },
             "required": ["url", "token"],
             "additionalProperties": False,
@@ -298,6 +300,9 @@ _DEFS: dict[str, Any] = {
             "env": _str("Environment variable.", pattern=ENV_NAME_PATTERN),
             "file": _str("File (trimmed); `~` expanded, relative to the spec root."),
             "env_list": _str("Environment variable holding candidate keys, separated by , or ;.",
+                             pattern=ENV_NAME_PATTERN),
+            "env_keys": _str("Rotation by convention for a prefix such as OPENAI: "
+                             "PROVISION_LIVE_<P>_KEY, <P>_API_KEYS, <P>_API_KEY, <P>_API_KEY_1…",
                              pattern=ENV_NAME_PATTERN),
         },
         "minProperties": 1,
