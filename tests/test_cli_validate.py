@@ -20,7 +20,10 @@ from provision.spec.jsonschema import validate
 from provision.spec.loader import is_spec_file, load_file, load_spec, spec_files
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_DIRS = sorted({p.parent for p in (ROOT / "examples").rglob("*") if is_spec_file(p)})
+EXAMPLE_DIRS = sorted({
+    p.parent for p in (ROOT / "examples").rglob("*")
+    if is_spec_file(p) and not any(part.startswith(".") for part in p.relative_to(ROOT).parts)
+})
 BAD = "tests/spec/bad/four_errors"
 ENV = {"CODER_SESSION_TOKEN": "tok-cli-1"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ class Builder:
 
     def path(self, text: str) -> Path:
         p = expand_home(text, self.env)
-        return p if p.is_absolute() else self.root / p
+        return Path(os.path.normpath(p if p.is_absolute() else self.root / p))
 
     # -- URLs ------------------------------------------------------------------------------
 
