@@ -46,10 +46,19 @@ def _sensitive_marks(masked: Any) -> Any:
 
 
 def _views(change: Change) -> tuple[Any, Any]:
+    if _is_secret_file(change):
+        # A key file is the secret itself: show nothing of it, however short the key.
+        return (None if change.current is None else MASK), MASK
     before = mask_disk(change.before) if isinstance(change.before, dict) else (
         _mask_text(change.before, change.after) if isinstance(change.before, str) else None)
     after = mask(change.after) if change.after is not None else None
     return before, after
+
+
+def _is_secret_file(change: Change) -> bool:
+    artifact = change.artifact
+    return (artifact is not None and artifact.sensitive and artifact.structured is None
+            and artifact.content.rstrip(b"\n").count(b"\n") == 0)
 
 
 def _mask_text(before: str, after: Any) -> str:
@@ -118,7 +127,11 @@ def summary_line(plan: Plan) -> str:
 
 def change_lines(change: Change) -> Iterator[str]:
     before, after = _views(change)
-    if isinstance(before, dict) or isinstance(after, dict):
+    secret_file = change.artifact if _is_secret_file(change) else None
+    if secret_file is not None:
+        if change.current != secret_file.content:
+            yield f"{SYMBOLS[change.action]} {MASK}"
+    elif isinstance(before, dict) or isinstance(after, dict):
         yield from _structured_lines(change, before or {}, after or {})
     else:
         yield from _text_lines(before or "", after or "")
