@@ -1,9 +1,9 @@
 """Apply a plan: refuse what is unsafe, preflight, write atomically, record state.
 
 Order of work (the caller holds the state lock):
-    refuse drift (unless force) → preflight hook (probes) → per change, under Mux's own lock for
-    providers.jsonc: re-read, check unchanged since the plan, write atomically → state, saved
-    even when a later write fails, for exactly what was written.
+    refuse drift (unless force) and symbolic links → preflight hook (probes) → per change, under
+    Mux's own lock for providers.jsonc: re-read, check unchanged since the plan, write
+    atomically → state, saved even when a later write fails, for exactly what was written.
 """
 
 from __future__ import annotations
@@ -47,6 +47,21 @@ def refuse_drift(plan: Plan, *, force: bool) -> None:
         )])
 
 
+def refuse_symlinks(plan: Plan) -> None:
+    """Checked before anything is written, so a link met half-way never leaves a partial apply."""
+    linked = [c for c in plan.changes if c.action in ("create", "update") and not
+              c.follow_symlinks and c.path.is_symlink()]
+    if linked:
+        raise ApplyError("Refusing to write through symbolic links", diagnostics=[
+            Diagnostic.error(
+                "Refusing to write through symbolic links; nothing was written",
+                "\n".join(f"{c.address}: {c.path} points to {c.path.readlink()}"
+                          for c in linked)
+                + "\nSet follow_symlinks: true on the target to write to the link's "
+                "destination, or replace the link with a regular file.",
+            )])
+
+
 def apply_plan(plan: Plan, state_file: Path, *, force: bool = False, backup: bool = False,
                preflight: Preflight | None = None,
                on_written: Callable[[Written], None] | None = None,
@@ -54,6 +69,7 @@ def apply_plan(plan: Plan, state_file: Path, *, force: bool = False, backup: boo
     """Write every pending change. `key_fingerprints` (provider address → fingerprint) records
     in state which rotation candidate each written file holds, never the key itself."""
     refuse_drift(plan, force=force)
+    refuse_symlinks(plan)
     if preflight is not None:
         preflight(plan)
     result = ApplyResult(state=plan.state)
@@ -102,10 +118,17 @@ def _write_merged(plan: Plan, change: Change, *, backup: bool) -> Written:
         artifact = render_target(plan.spec, change.target, current,
                                  change.stale_keys).artifacts[0]
     else:
-        from provision.render.mux import remove_entries
+        from provision.render.mux import parse_existing, remove_entries
 
-        assert change.artifact is not None and current is not None
-        artifact = replace(change.artifact, content=remove_entries(current, owned))
+        if current is None:  # already deleted outside provision: nothing left to remove
+            return Written(change=change)
+        remaining = remove_entries(current, owned)
+        if not parse_existing(remaining):
+            # Only provision's entries were in it: the file goes, as a file provision made does.
+            atomic_remove(change.path)
+            return Written(change=replace(change, artifact=None))
+        assert change.artifact is not None
+        artifact = replace(change.artifact, content=remaining)
     saved = atomic_write(change.path, artifact.content, artifact.mode,
                          follow_symlinks=change.follow_symlinks, backup=backup)
     return Written(change=replace(change, artifact=artifact), backup=saved)

@@ -120,7 +120,10 @@ def make_plan(spec: Spec, state: State, *, targets: Sequence[str] = (),
             "The plan may be incomplete: other resources are not checked. Use -target for "
             "exceptional cases, not routinely."))
     for target in () if destroy else spec.targets.values():
-        if not _matches(target.address, targets):
+        # -target may name one artifact of a target (mux_providers.x/keys/openai): render the
+        # target, keep only what was named, and do not take the rest for deleted.
+        if not (_matches(target.address, targets)
+                or any(t.startswith(target.address + "/") for t in targets)):
             continue
         try:
             target_changes, rendered = _target_changes(spec, state, target)
@@ -130,14 +133,16 @@ def make_plan(spec: Spec, state: State, *, targets: Sequence[str] = (),
         diags.extend(rendered.warnings)
         env_required.extend(rendered.env_required)
         desired.update(c.address for c in target_changes)
-        changes.extend(target_changes)
+        changes.extend(c for c in target_changes if _matches(c.address, targets))
     if errors:
         raise DiagnosticsError(errors)
     for address, resource in state.resources.items():
         if address in desired or not _matches(address, targets):
             continue
         changes.append(_delete(resource, state))
-    return Plan(spec=spec, state=state, changes=tuple(changes), warnings=tuple(diags),
+    # A plan made again (after preflight picked keys) passes its warnings back in: once each.
+    return Plan(spec=spec, state=state, changes=tuple(changes),
+                warnings=tuple(dict.fromkeys(diags)),
                 env_required=tuple(dict.fromkeys(env_required)), targeted=tuple(targets),
                 destroy=destroy)
 

@@ -8,6 +8,8 @@ refuses unless everything still matches: the plan is exactly what gets applied, 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,13 +21,13 @@ from provision import __version__
 from provision.errors import ApplyError, Diagnostic
 from provision.fsutil import atomic_write, sha256_file
 from provision.model import Spec
-from provision.plan import Plan
+from provision.plan import Plan, read_current
 from provision.planview import plan_json, secrets_of
 from provision.secrets import REDACTOR, Secret
 from provision.spec.variables import VarArg
 
 PLANFILE_FORMAT = "provision-plan"
-PLANFILE_VERSION = 1
+PLANFILE_VERSION = 2
 
 
 def spec_secrets(spec: Spec) -> dict[str, Secret]:
@@ -72,7 +74,8 @@ def write_planfile(path: Path, plan: Plan, spec_path: Path, var_args: Sequence[V
         "destroy": plan.destroy,
         "changes": [{
             "address": c.address, "action": c.action, "path": str(c.path),
-            "before_sha256": c.current_sha256, "after_sha256": c.desired_sha256,
+            "before_digest": _digest(c.current, key),
+            "after_digest": _digest(None if c.artifact is None else c.artifact.content, key),
             "mode": c.mode_after,
         } for c in plan.changes],
         "secrets": {k: s.fingerprint(key) for k, s in spec_secrets(plan.spec).items()},
@@ -82,6 +85,13 @@ def write_planfile(path: Path, plan: Plan, spec_path: Path, var_args: Sequence[V
     if REDACTOR.redact(text) != text:
         raise ApplyError("refusing to write a plan file holding a secret value")
     atomic_write(path, text.encode(), 0o600)
+
+
+def _digest(content: bytes | None, key: bytes) -> str | None:
+    """Keyed, like secret fingerprints: a key file's plain SHA-256 would be the key's hash."""
+    if content is None:
+        return None
+    return "hmac-sha256:" + hmac.new(key, content, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,9 +136,13 @@ def check_fresh(saved: SavedPlan, plan: Plan, key: bytes) -> None:
     never_saved = st["serial"] == 0 and plan.state.serial == 0  # no state file either time
     if not never_saved and (st["lineage"], st["serial"]) != (plan.state.lineage,
                                                              plan.state.serial):
-        problems.append(f"the state changed since the plan (serial {st['serial']} → "
-                        f"{plan.state.serial})" if st["lineage"] == plan.state.lineage
-                        else "the state was replaced since the plan (lineage differs)")
+        if st["lineage"] == plan.state.lineage:
+            problems.append(f"the state changed since the plan (serial {st['serial']} → "
+                            f"{plan.state.serial})")
+        elif st["serial"] == 0:
+            problems.append(f"a state was created since the plan (serial {plan.state.serial})")
+        else:
+            problems.append("the state was replaced since the plan (lineage differs)")
     for name, digest in saved.doc["spec"]["files"].items():
         now = sha256_file(Path(name))
         if now != digest:
@@ -140,11 +154,14 @@ def check_fresh(saved: SavedPlan, plan: Plan, key: bytes) -> None:
     fresh = {c.address: c for c in plan.changes}
     for c in saved.doc["changes"]:
         now_change = fresh.get(c["address"])
-        if now_change is None or now_change.action != c["action"]:
-            problems.append(f"{c['address']}: the plan to {c['action']} it no longer holds")
-        elif now_change.current_sha256 != c["before_sha256"]:
+        on_disk = (read_current(Path(c["path"]))[0] if now_change is None
+                   else now_change.current)
+        if _digest(on_disk, key) != c["before_digest"]:  # the most specific cause first
             problems.append(f"{c['address']}: {c['path']} changed since the plan")
-        elif now_change.desired_sha256 != c["after_sha256"]:
+        elif now_change is None or now_change.action != c["action"]:
+            problems.append(f"{c['address']}: the plan to {c['action']} it no longer holds")
+        elif _digest(None if now_change.artifact is None else now_change.artifact.content,
+                     key) != c["after_digest"]:
             problems.append(f"{c['address']}: the rendered content differs from the plan")
     extra = set(fresh) - {c["address"] for c in saved.doc["changes"]}
     problems.extend(f"{a}: not in the saved plan" for a in sorted(extra)

@@ -19,6 +19,11 @@ from provision.secrets import MASK, REDACTOR, Secret, mask, reveal_all
 _SENSITIVE_NAME = re.compile(r"key|token|secret|password|passwd|authorization|credential",
                              re.IGNORECASE)
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+|set\s+-gx\s+|\$env:)?([A-Za-z_][A-Za-z0-9_]*)")
+# A line that really assigns a name (shell, fish, PowerShell, dotenv, INI/TOML, YAML), as opposed
+# to one that merely starts with a word, like a bare key "sk-…".
+_ASSIGNS = re.compile(r"^\s*(?:export\s+\w+=|set\s+-gx\s+\w+\s|\$env:\w+\s*=|[A-Za-z_][\w.-]*\s*=|"
+                      r"[\"']?[A-Za-z_][\w.-]*[\"']?\s*:\s)")
+CHANGED = "(sensitive value, changed)"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 VERBS = {"create": "will be created", "update": "will be updated in-place",
          "delete": "will be destroyed", "no-op": "is unchanged"}
@@ -50,7 +55,8 @@ def _views(change: Change) -> tuple[Any, Any]:
         # A key file is the secret itself: show nothing of it, however short the key.
         return (None if change.current is None else MASK), MASK
     before = mask_disk(change.before) if isinstance(change.before, dict) else (
-        _mask_text(change.before, change.after) if isinstance(change.before, str) else None)
+        _mask_text(change.before, change.after, sensitive=_holds_secrets(change))
+        if isinstance(change.before, str) else None)
     after = mask(change.after) if change.after is not None else None
     return before, after
 
@@ -61,28 +67,68 @@ def _is_secret_file(change: Change) -> bool:
             and artifact.content.rstrip(b"\n").count(b"\n") == 0)
 
 
-def _mask_text(before: str, after: Any) -> str:
-    """Mask lines of the old text that assign a variable whose new value is secret, or whose
-    name looks sensitive: the old value may be a secret this run never loaded. A line the new
-    text has unchanged is masked as the new text is, so it stays a context line in the diff."""
+def _holds_secrets(change: Change) -> bool:
+    """The new file holds a secret, or (a delete) the old one is private as such files are."""
+    if change.artifact is not None:
+        return change.artifact.sensitive
+    return change.current_mode is not None and not change.current_mode & 0o077
+
+
+def _mask_text(before: str, after: Any, *, sensitive: bool = False) -> str:
+    """Mask what the old text may hold of a secret this run never loaded (a rotated key):
+
+    - a line that assigns a variable whose new value is secret, or whose name looks sensitive;
+    - in a file that holds secrets, a line shaped like a new line with a secret in it (same
+      text around the secret), at the secret's place; any other line that does not assign a
+      name and is not a comment, whole (a bare key, as in a key file).
+
+    A line the new text has unchanged is masked as the new text is, so it stays a context line.
+    """
     secret_names = set()
     kept: set[str] = set()
+    shapes: list[list[str]] = []
     if isinstance(after, str):
         kept = set(after.splitlines())
         for line in REDACTOR.redact(after).splitlines():
-            if MASK in line and (m := _ASSIGNMENT.match(line)):
-                secret_names.add(m.group(1))
+            if MASK in line:
+                shapes.append(line.split(MASK))
+                if m := _ASSIGNMENT.match(line):
+                    secret_names.add(m.group(1))
     out = []
     for raw in before.splitlines(keepends=True):
         line = REDACTOR.redact(raw)
         if raw.rstrip("\r\n") in kept:
             out.append(line)
             continue
+        end = "\n" if line.endswith("\n") else ""
         m = _ASSIGNMENT.match(line)
         if m and (m.group(1) in secret_names or _SENSITIVE_NAME.search(m.group(1))):
-            line = f"{line[: m.end()]} {MASK}" + ("\n" if line.endswith("\n") else "")
+            line = f"{line[: m.end()]} {MASK}{end}"
+        elif sensitive and (shaped := _shaped(line.rstrip("\r\n"), shapes)) is not None:
+            line = shaped + end
+        elif sensitive and not _ASSIGNS.match(line) and line.strip() \
+                and not line.lstrip().startswith(("#", "//")):
+            line = MASK + end
         out.append(line)
     return "".join(out)
+
+
+def _shaped(line: str, shapes: list[list[str]]) -> str | None:
+    """line with the secret's places masked, when it has the text around them of a new line."""
+    for parts in shapes:
+        head, *middle, tail = parts
+        if not (line.startswith(head) and line.endswith(tail)):
+            continue
+        pos, stop = len(head), len(line) - len(tail)
+        for piece in middle:
+            found = line.find(piece, pos + 1, stop)
+            if found < 0:
+                break
+            pos = found + len(piece)
+        else:
+            if pos < stop:
+                return MASK.join(parts)
+    return None
 
 
 # -- human -----------------------------------------------------------------------------------
@@ -134,7 +180,11 @@ def change_lines(change: Change) -> Iterator[str]:
     elif isinstance(before, dict) or isinstance(after, dict):
         yield from _structured_lines(change, before or {}, after or {})
     else:
-        yield from _text_lines(before or "", after or "")
+        lines = list(_text_lines(before or "", after or ""))
+        yield from lines
+        if not lines and change.current is not None and change.artifact is not None \
+                and change.current != change.artifact.content:
+            yield f"~ {CHANGED}"  # only a secret changed: both sides are masked alike
     if change.current_mode is not None and change.mode_after is not None \
             and change.current_mode != change.mode_after:
         yield f"~ mode: {change.current_mode:04o} -> {change.mode_after:04o}"
@@ -167,7 +217,7 @@ def _structured_lines(change: Change, before: dict[str, Any], after: dict[str, A
                 lines.extend((p, f"- {p}: {_short(v)}") for p, v in _leaves(path, old))
             else:
                 if old == new == MASK:
-                    old, new = MASK, "(sensitive value, changed)"
+                    old, new = MASK, CHANGED
                 lines.append((shown, f"~ {shown}: {_short(old)} -> {_short(new)}"))
     for _, line in sorted(lines):
         yield line
@@ -217,8 +267,8 @@ def _at(value: Any, path: list[Any]) -> Any:
 
 
 def _short(value: Any, limit: int = 120) -> str:
-    if value == MASK:
-        return MASK
+    if value in (MASK, CHANGED):
+        return str(value)
     text = json.dumps(value, ensure_ascii=False, sort_keys=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -31,9 +31,11 @@ def error_handler(*, no_color: bool = False) -> Iterator[Result]:
     except ProvisionError as exc:
         output.diagnostics(exc.diagnostics)
         result.code = 1
-    except click.exceptions.Abort:
-        output.err("Aborted.")
-        result.code = 1
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; EOF at a prompt is an Abort too, but not an interrupt.
+        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+        output.err("Interrupted." if interrupted else "Aborted.")
+        result.code = 130 if interrupted else 1
     except click.ClickException as exc:
         output.err(f"error: {exc.format_message()}")
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

@@ -8,7 +8,7 @@ import click
 from click.core import ParameterSource
 
 from provision import api
-from provision.apply import Written, apply_plan, refuse_drift
+from provision.apply import Written, apply_plan, refuse_drift, refuse_symlinks
 from provision.cli._common import OrderedVarsCommand, output, var_args
 from provision.cli._probes import progress, table
 from provision.cli._workflow import F, confirm, lock_seconds, state_file, workflow_options
@@ -72,6 +72,7 @@ def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | 
         if not plan.has_changes:
             return 0
         refuse_drift(plan, force=force)
+        refuse_symlinks(plan)
         original = plan.spec
         if not no_probe and not destroy:
             plan = _preflight(out, plan, state_file_.parent)

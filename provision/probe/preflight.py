@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from provision.model import Spec
-from provision.plan import Plan
+from provision.plan import Plan, make_plan
 from provision.probe import Endpoint, Verdict, run_probes
 from provision.probe.endpoints import plan_endpoints
 from provision.secrets import Secret
+from provision.state import State, fingerprint_key
 
 
 def probe_endpoints(coders: list[Endpoint], providers: list[Endpoint],
@@ -46,3 +48,51 @@ def with_keys(spec: Spec, keys: Mapping[str, Secret]) -> Spec:
                      for pid, p in d.providers.items()}
         deployments[name] = replace(d, providers=providers)
     return replace(spec, deployments=deployments)
+
+
+def recorded_keys(spec: Spec, state: State, key: bytes) -> dict[str, Secret]:
+    """Providers whose state records a rotation candidate other than the first that is still
+    listed: that candidate first, then the others in order. Without this every plan after a
+    rotation would propose writing the first (throttled) candidate back."""
+    recorded: dict[str, str] = {}
+    for resource in state.resources.values():
+        recorded.update(resource.key_fingerprints)
+    out: dict[str, Secret] = {}
+    for d in spec.deployments.values():
+        for p in d.providers.values():
+            wanted = recorded.get(p.address)
+            if wanted is None or p.api_key is None or not p.api_key.known:
+                continue
+            candidates = p.api_key.candidates
+            for i, c in enumerate(candidates):
+                if i and c.fingerprint(key) == wanted:
+                    rest = [o.reveal() for j, o in enumerate(candidates) if j != i]
+                    out[p.address] = Secret([c.reveal(), *rest], p.api_key.origin)
+                    break
+    return out
+
+
+def prefer_recorded_keys(plan: Plan, state_dir: Path) -> Plan:
+    """The plan made again with each provider's recorded rotation candidate first."""
+    if not any(r.key_fingerprints for r in plan.state.resources.values()):
+        return plan
+    keys = recorded_keys(plan.spec, plan.state, fingerprint_key(state_dir))
+    if not keys:
+        return plan
+    return make_plan(with_keys(plan.spec, keys), plan.state, targets=plan.targeted,
+                     destroy=plan.destroy, warnings=plan.warnings)
+
+
+def rotation_fingerprints(original: Spec, final: Spec, state_dir: Path) -> dict[str, str]:
+    """Which candidate each provider with several keys holds once written, by fingerprint."""
+    out: dict[str, str] = {}
+    key = b""
+    for name, d in original.deployments.items():
+        for pid, p in d.providers.items():
+            if p.api_key is None or len(p.api_key.candidates) < 2:
+                continue
+            written = final.deployments[name].providers[pid].api_key
+            if written is not None and written.known:
+                key = key or fingerprint_key(state_dir)
+                out[p.address] = written.fingerprint(key)
+    return out
