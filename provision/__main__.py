@@ -1,5 +1,3 @@
-import sys
+from provision.cli import run
 
-from provision.cli import main
-
-sys.exit(main())
+run()

@@ -6,19 +6,29 @@ Usage errors exit 1 too, so that 2 always means "changes present".
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
 from provision.cli._app import cli
 from provision.cli._errors import error_handler
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]
 
 
 NO_COLOR_FLAGS = ("-no-color", "--no-color")
+
+
+def run() -> NoReturn:
+    """The console script: main, then exit without the interpreter's final garbage collection
+    walking every object provision made (a quarter of a short command's wall time)."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

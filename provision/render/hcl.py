@@ -46,10 +46,15 @@ _KEYWORDS = frozenset({"true", "false", "null", "for", "in", "if", "else", "endi
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _INTRODUCER = re.compile(r"([$%])(?=\{)")
 _LONE_CR = re.compile(r"\r(?!\n)")
+# Printable ASCII passes through unchanged (but for `"` and `\` in a quoted literal): checked
+# with one regex rather than character by character, which dominated rendering large specs.
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 
 
 def check_text(s: str) -> None:
     """Raise ValueError when Terraform cannot hold s exactly (the message never quotes s)."""
+    if s.isascii():
+        return  # no surrogates, and ASCII is always NFC
     for index, ch in enumerate(s):
         if 0xD800 <= ord(ch) <= 0xDFFF:
             raise ValueError(
@@ -92,13 +97,18 @@ def _is_printable(ch: str) -> bool:
 
 def printable(s: str) -> str:
     """s with every non-printable character shown as an escape, for comments and messages."""
+    if _PRINTABLE_ASCII.fullmatch(s):
+        return s
     return "".join(ch if _is_printable(ch) else f"\\u{ord(ch):04x}" for ch in s)
 
 
 def quote(s: str) -> str:
     """An HCL quoted string literal that Terraform reads back as exactly s."""
+    text = escape_template(s)
+    if _PRINTABLE_ASCII.fullmatch(text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     out = ['"']
-    for ch in escape_template(s):
+    for ch in text:
         if ch in _SIMPLE_ESCAPES:
             out.append(_SIMPLE_ESCAPES[ch])
         elif _is_printable(ch):
@@ -205,7 +215,7 @@ def _lay_out(nodes: Iterable[Node], indent: int, lines: list[tuple[str, str | No
         if isinstance(node, Blank):
             lines.append(("", None))
         elif isinstance(node, Comment):
-            if not all(map(_is_printable, node.text)):
+            if not (_PRINTABLE_ASCII.fullmatch(node.text) or all(map(_is_printable, node.text))):
                 raise ValueError("a comment can hold only printable characters")
             lines.append((f"{pad}# {node.text}".rstrip(), None))
         elif isinstance(node, Attr):

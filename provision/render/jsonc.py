@@ -13,12 +13,12 @@ here and nowhere else in the renderer.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -278,8 +278,9 @@ def _write(value: Any, indent: str, out: list[str]) -> None:
 
 def _string(text: str) -> str:
     # Python and well-formed JSON.stringify escape the same set, in the same (lowercase) form,
-    # except lone surrogates, which Python would leave raw and JavaScript escapes.
-    encoded = json.dumps(text, ensure_ascii=False)
+    # except lone surrogates, which Python would leave raw and JavaScript escapes. This is what
+    # json.dumps(text, ensure_ascii=False) runs, without building an encoder for every string.
+    encoded = encode_basestring(text)
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
 
 

@@ -105,12 +105,12 @@ def _merge(merged: dict[str, Any], source: SourceMap, doc: Document,
            diags: list[Diagnostic]) -> None:
     if not merged:
         source.values[()] = doc.source.values[()]
+    taken: set[tuple[str, ...]] = set()  # paths whose spans come from this file
     for key, value in doc.data.items():
         path = (key,)
         if key not in merged:
             merged[key] = value
-            source.update(doc.source.subtree(path), path)
-            source.keys[path] = doc.source.keys[path]
+            taken.add(path)
             continue
         if key in MERGED_SECTIONS and isinstance(merged[key], dict) and isinstance(value, dict):
             for name, body in value.items():
@@ -123,11 +123,11 @@ def _merge(merged: dict[str, Any], source: SourceMap, doc: Document,
                     ))
                     continue
                 merged[key][name] = body
-                source.update(doc.source.subtree(sub), sub)
-                source.keys[sub] = doc.source.keys[sub]
+                taken.add(sub)
         elif merged[key] != value:
             diags.append(Diagnostic.error(
                 f'"{key}" differs between spec files',
                 f"first set at {source.key_at(path)}",
                 span=doc.source.key_at(path),
             ))
+    source.graft(doc.source, taken)

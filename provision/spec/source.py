@@ -6,6 +6,7 @@ them, keyed by the path of the node in the document, so nothing downstream has t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,18 +36,14 @@ class SourceMap:
         """The span of the key introducing path, falling back to the value's span."""
         return self.keys.get(path) or self.at(path)
 
-    def update(self, other: SourceMap, prefix: Path = ()) -> None:
-        for p, s in other.values.items():
-            self.values[prefix + p] = s
-        for p, s in other.keys.items():
-            self.keys[prefix + p] = s
-
-    def subtree(self, prefix: Path) -> SourceMap:
-        n = len(prefix)
-        out = SourceMap()
-        out.values = {p[n:]: s for p, s in self.values.items() if p[:n] == prefix}
-        out.keys = {p[n:]: s for p, s in self.keys.items() if p[:n] == prefix and len(p) > n}
-        return out
+    def graft(self, other: SourceMap, prefixes: Collection[Path]) -> None:
+        """Copy other's spans at and below each of prefixes, in one pass over other (one pass
+        per prefix made merging a file of n deployments quadratic)."""
+        lengths = {len(p) for p in prefixes}
+        for table, mine in ((other.values, self.values), (other.keys, self.keys)):
+            for p, s in table.items():
+                if any(p[:n] in prefixes for n in lengths):
+                    mine[p] = s
 
 
 @dataclass(slots=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, Protocol
 
 import yaml
@@ -205,7 +204,8 @@ class _Loader:
                 end_line, end_column = (
                     (end.end_line, end.end_column) if end else _one_based(_mark(ev.end_mark))
                 )
-                closed.span = replace(closed.span, end_line=end_line, end_column=end_column)
+                start = closed.span  # dataclasses.replace costs several times this
+                closed.span = Span(start.filename, start.line, start.column, end_line, end_column)
                 if closed.anchor is not None:
                     open_anchors.discard(closed.anchor)
             elif isinstance(ev, yaml.DocumentStartEvent):
@@ -365,7 +365,9 @@ class _Loader:
         )
 
     def span(self, start: _Mark | None, end: _Mark | None) -> Span:
-        return Span(self.filename, *_one_based(_mark(start)), *_one_based(_mark(end)))
+        # Called for every node of the file: written out rather than through _one_based.
+        assert start is not None and end is not None  # both parsers mark every event
+        return Span(self.filename, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
     def at(self, start: int, end: int) -> Span:
         """A span from string offsets; only on error paths, where there is no mark to use."""
