@@ -77,6 +77,16 @@ def _write_all(fd: int, content: bytes) -> None:
         view = view[written:]
 
 
+def _fill(fd: int, content: bytes, mode: int) -> None:
+    """Mode first, so a secret never sits in a file others can read; then write, sync, close."""
+    try:
+        os.fchmod(fd, mode)
+        _write_all(fd, content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _resolve_target(path: Path, follow_symlinks: bool) -> Path:
     if not path.is_symlink():
         return path
@@ -125,12 +135,7 @@ def atomic_write(
         raise _error(ApplyError, "write", target, exc) from exc
     tmp = Path(tmp_name)
     try:
-        try:
-            os.fchmod(fd, mode)
-            _write_all(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fill(fd, content, mode)
         tmp.replace(target)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -157,12 +162,7 @@ def create_exclusive(path: Path, content: bytes, mode: int) -> bool:
     except OSError as exc:
         raise _error(ApplyError, "create", path, exc) from exc
     try:
-        try:
-            os.fchmod(fd, mode)
-            _write_all(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fill(fd, content, mode)
     except OSError as exc:
         with contextlib.suppress(OSError):
             path.unlink()

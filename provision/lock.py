@@ -160,7 +160,28 @@ def _unreadable_detail(path: Path) -> str:
     )
 
 
-class StateLock:
+class _Lock:
+    """`with lock:` for a lock that has acquire() and release()."""
+
+    def acquire(self) -> Self:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class StateLock(_Lock):
     """`with StateLock(path, "apply", timeout=30): …` — exclusive across processes."""
 
     def __init__(self, path: Path, operation: str, *, timeout: float = 0) -> None:
@@ -221,17 +242,6 @@ class StateLock:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
-    def __enter__(self) -> Self:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
 
 def force_unlock(path: Path, lock_id: str) -> LockInfo:
     """Remove the state lock if it is held under lock_id; returns the removed holder."""
@@ -256,7 +266,7 @@ def force_unlock(path: Path, lock_id: str) -> LockInfo:
     return holder
 
 
-class MuxLock:
+class MuxLock(_Lock):
     """Mux's providers.jsonc lock; hold it only around one read-modify-write."""
 
     def __init__(self, providers_jsonc_path: Path, timeout: float = MUX_LOCK_TIMEOUT) -> None:
@@ -331,17 +341,6 @@ class MuxLock:
             return  # our lock was broken as stale; a successor may hold it now
         with contextlib.suppress(OSError):  # ENOTEMPTY: a successor's generation; ENOENT: gone
             self.lock_dir.rmdir()
-
-    def __enter__(self) -> Self:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
