@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -16,8 +18,8 @@ from provision.errors import Diagnostic, ProbeError
 from provision.lock import StateLock, lock_path
 from provision.plan import Plan, make_plan
 from provision.planfile import check_fresh, read_planfile
-from provision.planview import show_plan
-from provision.probe import health
+from provision.planview import plan_json, show_plan
+from provision.probe import Verdict, health
 from provision.probe.endpoints import plan_endpoints
 from provision.probe.preflight import (
     chosen_keys,
@@ -27,7 +29,7 @@ from provision.probe.preflight import (
     rotation_fingerprints,
     with_keys,
 )
-from provision.report import Output
+from provision.report import JSON_FORMAT_VERSION, Output
 from provision.state import fingerprint_key
 
 DONE = {"create": "Creation complete", "update": "Modifications complete",
@@ -50,8 +52,13 @@ def _apply_options(f: F) -> F:
 
 def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | None,
         targets: tuple[str, ...], state: Path | None, lock_timeout: str, auto_approve: bool,
-        allow_input: bool, force: bool, backup: bool, no_probe: bool = True) -> int:
-    out = output(ctx)
+        allow_input: bool, force: bool, backup: bool, no_probe: bool = True,
+        as_json: bool = False) -> int:
+    machine = output(ctx)
+    # With -json the people's text is not printed; one JSON document follows at the end.
+    out = Output(stdout=io.StringIO(), stderr=machine.stderr) if as_json else machine
+    verdicts: list[Verdict] = []
+    written: list[Written] = []
     args = var_args(ctx)
     saved = read_planfile(planfile) if planfile is not None else None
     if saved is not None:
@@ -70,12 +77,14 @@ def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | 
             check_fresh(saved, plan, fingerprint_key(state_file_.parent))
         show_plan(plan, out)
         if not plan.has_changes:
+            if as_json:
+                machine.json(_result_json(plan, verdicts, written))
             return 0
         refuse_drift(plan, force=force)
         refuse_symlinks(plan)
         original = plan.spec
         if not no_probe and not destroy:
-            plan = _preflight(out, plan, state_file_.parent)
+            plan = _preflight(out, plan, state_file_.parent, verdicts)
         fingerprints = rotation_fingerprints(original, plan.spec, state_file_.parent)
         verb = "destroy everything provision manages" if destroy else "perform these actions"
         if saved is None and not confirm(f"Do you want to {verb}?", auto_approve=auto_approve,
@@ -84,19 +93,37 @@ def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | 
             return 1
         out.out("")
         result = apply_plan(plan, state_file_, force=force, backup=backup,
-                            on_written=lambda w: _report(out, w), key_fingerprints=fingerprints)
+                            on_written=lambda w: _report(out, w, written),
+                            key_fingerprints=fingerprints)
     _summary(out, plan, result.count("create"), result.count("update"),
              result.count("delete"), destroy)
+    if as_json:
+        machine.json(_result_json(plan, verdicts, written))
     return 0
 
 
-def _preflight(out: Output, plan: Plan, state_dir: Path) -> Plan:
+def _result_json(plan: Plan, verdicts: list[Verdict], written: list[Written]) -> dict[str, Any]:
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "plan": plan_json(plan),
+        "probes": [v.to_json() for v in verdicts],
+        "applied": [{"address": w.change.address, "action": w.change.action,
+                     "path": str(w.change.path),
+                     "backup": None if w.backup is None else str(w.backup)} for w in written],
+        "summary": {action: sum(w.change.action == verb for w in written)
+                    for action, verb in (("added", "create"), ("changed", "update"),
+                                         ("destroyed", "delete"))},
+    }
+
+
+def _preflight(out: Output, plan: Plan, state_dir: Path, seen: list[Verdict]) -> Plan:
     """Probe what would be written; a failed required probe stops apply before any write."""
     coders, providers = plan_endpoints(plan)
     if not coders and not providers:
         return plan
     tick = progress(out, len(coders) + len(providers))
     verdicts = probe_endpoints(coders, providers, on_result=tick)
+    seen.extend(verdicts)
     health.append(state_dir, verdicts)
     out.out("")
     out.out("Probes:")
@@ -116,7 +143,8 @@ def _preflight(out: Output, plan: Plan, state_dir: Path) -> Plan:
     return plan
 
 
-def _report(out: Output, written: Written) -> None:
+def _report(out: Output, written: Written, log: list[Written]) -> None:
+    log.append(written)
     c = written.change
     line = f"{c.address}: {DONE[c.action]} ({c.path})"
     if written.backup is not None:
@@ -144,7 +172,8 @@ def command(ctx: click.Context, planfile: Path | None, spec_path: Path, vars_: t
     """Write what the plan shows: probed first, atomically, under lock, recording state."""
     return run(ctx, destroy=False, spec_path=spec_path, planfile=planfile, targets=targets,
                state=state, lock_timeout=lock_timeout, auto_approve=auto_approve,
-               allow_input=allow_input, force=force, backup=backup, no_probe=no_probe)
+               allow_input=allow_input, force=force, backup=backup, no_probe=no_probe,
+               as_json=as_json)
 
 
 @click.command("destroy", cls=OrderedVarsCommand)
@@ -157,4 +186,5 @@ def destroy_command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
     """Remove what provision manages: its files, and only its own entries in shared files."""
     return run(ctx, destroy=True, spec_path=spec_path, planfile=None, targets=targets,
                state=state, lock_timeout=lock_timeout, auto_approve=auto_approve,
-               allow_input=allow_input, force=force, backup=backup)
+               allow_input=allow_input, force=force, backup=backup, no_probe=no_probe,
+               as_json=as_json)
