@@ -58,3 +58,9 @@ def output(ctx: click.Context) -> Output:
     root = ctx.find_root()
     obj = root.obj if isinstance(root.obj, dict) else {}
     return Output(no_color=bool(root.params.get("no_color") or obj.get("no_color")))
+
+
+def parallelism_option(f: F) -> F:
+    return click.option("-parallelism", "--parallelism", "parallelism", default=16,
+                        show_default=True, type=click.IntRange(1, 1024), metavar="N",
+                        help="How many endpoints to probe at once.")(f)

@@ -11,7 +11,7 @@ from click.core import ParameterSource
 
 from provision import api
 from provision.apply import Written, apply_plan, refuse_drift, refuse_symlinks
-from provision.cli._common import OrderedVarsCommand, output, var_args
+from provision.cli._common import OrderedVarsCommand, output, parallelism_option, var_args
 from provision.cli._probes import progress, table
 from provision.cli._workflow import F, confirm, lock_seconds, state_file, workflow_options
 from provision.errors import Diagnostic, ProbeError
@@ -47,13 +47,13 @@ def _apply_options(f: F) -> F:
                      help="Keep each replaced file as <name>.<timestamp>~.")(f)
     f = click.option("--no-probe", "no_probe", is_flag=True,
                      help="Skip the probes that verify endpoints before writing.")(f)
-    return workflow_options(f)
+    return parallelism_option(workflow_options(f))
 
 
 def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | None,
         targets: tuple[str, ...], state: Path | None, lock_timeout: str, auto_approve: bool,
         allow_input: bool, force: bool, backup: bool, no_probe: bool = True,
-        as_json: bool = False) -> int:
+        as_json: bool = False, parallelism: int = 16) -> int:
     machine = output(ctx)
     # With -json the people's text is not printed; one JSON document follows at the end.
     out = Output(stdout=io.StringIO(), stderr=machine.stderr) if as_json else machine
@@ -84,7 +84,7 @@ def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | 
         refuse_symlinks(plan)
         original = plan.spec
         if not no_probe and not destroy:
-            plan = _preflight(out, plan, state_file_.parent, verdicts)
+            plan = _preflight(out, plan, state_file_.parent, verdicts, parallelism)
         fingerprints = rotation_fingerprints(original, plan.spec, state_file_.parent)
         verb = "destroy everything provision manages" if destroy else "perform these actions"
         if saved is None and not confirm(f"Do you want to {verb}?", auto_approve=auto_approve,
@@ -116,13 +116,14 @@ def _result_json(plan: Plan, verdicts: list[Verdict], written: list[Written]) ->
     }
 
 
-def _preflight(out: Output, plan: Plan, state_dir: Path, seen: list[Verdict]) -> Plan:
+def _preflight(out: Output, plan: Plan, state_dir: Path, seen: list[Verdict],
+               parallelism: int) -> Plan:
     """Probe what would be written; a failed required probe stops apply before any write."""
     coders, providers = plan_endpoints(plan)
     if not coders and not providers:
         return plan
     tick = progress(out, len(coders) + len(providers))
-    verdicts = probe_endpoints(coders, providers, on_result=tick)
+    verdicts = probe_endpoints(coders, providers, on_result=tick, parallelism=parallelism)
     seen.extend(verdicts)
     health.append(state_dir, verdicts)
     out.out("")
@@ -168,12 +169,12 @@ def _summary(out: Output, plan: Plan, added: int, changed: int, destroyed: int,
 def command(ctx: click.Context, planfile: Path | None, spec_path: Path, vars_: tuple[str, ...],
             var_files: tuple[str, ...], as_json: bool, targets: tuple[str, ...],
             lock_timeout: str, state: Path | None, auto_approve: bool, allow_input: bool,
-            force: bool, backup: bool, no_probe: bool) -> int:
+            force: bool, backup: bool, no_probe: bool, parallelism: int) -> int:
     """Write what the plan shows: probed first, atomically, under lock, recording state."""
     return run(ctx, destroy=False, spec_path=spec_path, planfile=planfile, targets=targets,
                state=state, lock_timeout=lock_timeout, auto_approve=auto_approve,
                allow_input=allow_input, force=force, backup=backup, no_probe=no_probe,
-               as_json=as_json)
+               as_json=as_json, parallelism=parallelism)
 
 
 @click.command("destroy", cls=OrderedVarsCommand)
@@ -182,9 +183,10 @@ def command(ctx: click.Context, planfile: Path | None, spec_path: Path, vars_: t
 def destroy_command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
                     var_files: tuple[str, ...], as_json: bool, targets: tuple[str, ...],
                     lock_timeout: str, state: Path | None, auto_approve: bool,
-                    allow_input: bool, force: bool, backup: bool, no_probe: bool) -> int:
+                    allow_input: bool, force: bool, backup: bool, no_probe: bool,
+                    parallelism: int) -> int:
     """Remove what provision manages: its files, and only its own entries in shared files."""
     return run(ctx, destroy=True, spec_path=spec_path, planfile=None, targets=targets,
                state=state, lock_timeout=lock_timeout, auto_approve=auto_approve,
                allow_input=allow_input, force=force, backup=backup, no_probe=no_probe,
-               as_json=as_json)
+               as_json=as_json, parallelism=parallelism)

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from provision import api
-from provision.cli._common import OrderedVarsCommand, json_option, output, spec_options, var_args
+from provision.cli._common import (
+    OrderedVarsCommand,
+    json_option,
+    output,
+    parallelism_option,
+    spec_options,
+    var_args,
+)
 from provision.cli._probes import progress, table
 from provision.probe import Verdict, health
 from provision.probe.endpoints import plan_endpoints
@@ -26,10 +33,11 @@ from provision.probe.preflight import failed_required, prefer_recorded_keys, pro
               help="Seconds between repeats.")
 @click.option("-state", "--state", "state", type=click.Path(path_type=Path),
               help="State file; the health history is kept beside it.")
+@parallelism_option
 @click.pass_context
 def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
             var_files: tuple[str, ...], as_json: bool, deployments: tuple[str, ...],
-            repeat: int, interval: float, state: Path | None) -> int:
+            repeat: int, interval: float, state: Path | None, parallelism: int) -> int:
     """Probe every endpoint with the values apply would write; exit 1 if a required one fails."""
     out = output(ctx)
     state_dir = api.state_file_for(spec_path, state).parent
@@ -44,7 +52,7 @@ def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
         if i:
             time.sleep(interval)
         tick = None if as_json else progress(out, len(coders) + len(providers))
-        verdicts = probe_endpoints(coders, providers, on_result=tick)
+        verdicts = probe_endpoints(coders, providers, on_result=tick, parallelism=parallelism)
         health.append(state_dir, verdicts)
         runs.append(verdicts)
         if not as_json:

@@ -14,12 +14,18 @@ from provision.probe.endpoints import plan_endpoints
 from provision.secrets import Secret
 from provision.state import State, fingerprint_key
 
+DEFAULT_PARALLELISM = 16
+
 
 def probe_endpoints(coders: list[Endpoint], providers: list[Endpoint],
-                    on_result: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+                    on_result: Callable[[Verdict], None] | None = None,
+                    parallelism: int = DEFAULT_PARALLELISM) -> list[Verdict]:
     """Each Coder deployment first: when it is down, its bridged endpoints say little more."""
-    verdicts = run_probes(coders, on_result=on_result) if coders else []
-    return verdicts + (run_probes(providers, on_result=on_result) if providers else [])
+    verdicts = (run_probes(coders, on_result=on_result, concurrency=parallelism)
+                if coders else [])
+    if providers:
+        verdicts += run_probes(providers, on_result=on_result, concurrency=parallelism)
+    return verdicts
 
 
 def probe_plan(plan: Plan, deployments: Iterable[str] | None = None,
