@@ -9,7 +9,7 @@ import click
 from provision import api
 from provision.cli._common import OrderedVarsCommand, output, var_args
 from provision.cli._probes import planned
-from provision.cli._workflow import state_file, workflow_options
+from provision.cli._workflow import lock_seconds, state_file, workflow_options
 from provision.planfile import write_planfile
 from provision.planview import plan_json, show_plan
 from provision.probe.endpoints import plan_endpoints
@@ -32,6 +32,7 @@ def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
             destroy: bool) -> int:
     """Compare the spec with the files on disk and the state; print what would change."""
     out = output(ctx)
+    lock_seconds(lock_timeout)  # plan takes no lock, but a bad value is still a usage error
     args = var_args(ctx)
     plan = api.plan(spec_path, var_args=args, targets=targets, destroy=destroy, state=state)
     plan = prefer_recorded_keys(plan, state_file(spec_path, state).parent)

@@ -83,10 +83,15 @@ def plan_endpoints(
     plan: Plan, deployments: Iterable[str] | None = None
 ) -> tuple[list[Endpoint], list[Endpoint]]:
     """Like spec_endpoints, but with what the plan would write read back from its artifacts.
-    Only deployments some target renders are probed, unless deployments are named."""
+    Only deployments some target renders are probed (with -target, some targeted target),
+    unless deployments are named."""
     spec = plan.spec
     if deployments is None:
-        deployments = list(dict.fromkeys(t.deployment for t in spec.targets.values()))
+        targets = list(spec.targets.values())
+        if plan.targeted:
+            planned = {c.target.address for c in plan.changes if c.target is not None}
+            targets = [t for t in targets if t.address in planned]
+        deployments = list(dict.fromkeys(t.deployment for t in targets))
     coders, providers = spec_endpoints(spec, deployments)
     artifacts = {c.artifact.address: c.artifact for c in plan.changes if c.artifact is not None}
     readback: dict[str, Endpoint] = {}
