@@ -22,8 +22,8 @@ from provision.errors import ApplyError, Diagnostic
 from provision.fsutil import atomic_write, sha256_file
 from provision.model import Spec
 from provision.plan import Plan, read_current
-from provision.planview import plan_json, secrets_of
-from provision.secrets import REDACTOR, Secret
+from provision.planview import plan_json
+from provision.secrets import REDACTOR, Secret, secrets_in
 from provision.spec.variables import VarArg
 
 PLANFILE_FORMAT = "provision-plan"
@@ -40,10 +40,10 @@ def spec_secrets(spec: Spec) -> dict[str, Secret]:
             fields: dict[str, Any] = {"api_key": p.api_key, "headers": dict(p.headers),
                                       "options": dict(p.options)}
             for name, value in fields.items():
-                for i, s in enumerate(secrets_of(value)):
+                for i, s in enumerate(secrets_in(value)):
                     found[f"{p.address}.{name}[{i}]"] = s
     for t in spec.targets.values():
-        for i, s in enumerate(secrets_of(dict(t.options.get("env") or {}))):
+        for i, s in enumerate(secrets_in(dict(t.options.get("env") or {}))):
             found[f"{t.address}.env[{i}]"] = s
     return {k: v for k, v in found.items() if v.known}
 

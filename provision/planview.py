@@ -316,13 +316,3 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def _octal(mode: int | None) -> str | None:
     return None if mode is None else f"{mode:04o}"
-
-
-def secrets_of(value: Any) -> list[Secret]:
-    if isinstance(value, Secret):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in secrets_of(v)]
-    if isinstance(value, list | tuple):
-        return [s for v in value for s in secrets_of(v)]
-    return []

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -164,11 +164,28 @@ def reveal_all(value: Any) -> Any:
     return value
 
 
-def contains_secret(value: Any) -> bool:
+def secrets_in(value: Any) -> Iterator[Secret]:
+    """Every Secret inside nested dicts, lists and tuples, in order."""
     if isinstance(value, Secret):
-        return True
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from secrets_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from secrets_in(v)
+
+
+def contains_secret(value: Any) -> bool:
+    return next(secrets_in(value), None) is not None
+
+
+def protect(value: Any, origin: Origin) -> Any:
+    """A copy of value with every string inside it wrapped as a Secret from origin."""
+    if isinstance(value, str):
+        return Secret(value, origin)
     if isinstance(value, dict):
-        return any(contains_secret(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(contains_secret(v) for v in value)
-    return False
+        return {k: protect(v, origin) for k, v in value.items()}
+    if isinstance(value, list):
+        return [protect(v, origin) for v in value]
+    return value

@@ -10,7 +10,6 @@ from pathlib import Path
 from provision.model import Spec
 from provision.plan import Plan, make_plan
 from provision.probe import Endpoint, Verdict, run_probes
-from provision.probe.endpoints import plan_endpoints
 from provision.secrets import Secret
 from provision.state import State, fingerprint_key
 
@@ -26,12 +25,6 @@ def probe_endpoints(coders: list[Endpoint], providers: list[Endpoint],
     if providers:
         verdicts += run_probes(providers, on_result=on_result, concurrency=parallelism)
     return verdicts
-
-
-def probe_plan(plan: Plan, deployments: Iterable[str] | None = None,
-               on_result: Callable[[Verdict], None] | None = None) -> list[Verdict]:
-    coders, providers = plan_endpoints(plan, deployments)
-    return probe_endpoints(coders, providers, on_result)
 
 
 def failed_required(verdicts: Iterable[Verdict]) -> list[Verdict]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from provision.catalog import load_catalog
-from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.errors import Diagnostic, DiagnosticsError, Span, raise_if_errors
 from provision.model import ModelEntry, Provider, Spec, Target
 from provision.render import Artifact, Rendered, jsonc
-from provision.secrets import Origin, Secret, contains_secret
+from provision.secrets import Origin, Secret, contains_secret, protect
 
 SECRET_MODES = ("inline", "file", "env")
 
@@ -77,8 +77,7 @@ def render(spec: Spec, target: Target, existing: bytes | None) -> Rendered:
         entry = builder.entry(provider)
         if entry is not None:
             entries[provider.id] = entry
-    if any(d.is_error for d in builder.diagnostics):
-        raise DiagnosticsError(builder.diagnostics)
+    raise_if_errors(builder.diagnostics)
     config = _merge(target.path, existing, entries, builder.diagnostics)
     content = _header(spec, target, list(entries)) + jsonc.dumps(config) + "\n"
     sensitive = contains_secret(config)
@@ -421,17 +420,7 @@ def _user_entry(value: Any, origin: Origin) -> Any:
     """An entry this target does not own, its credentials wrapped as Secrets."""
     if not isinstance(value, dict):
         return value
-    return {k: _as_secret(v, origin) if k in _USER_SECRET_FIELDS else v for k, v in value.items()}
-
-
-def _as_secret(value: Any, origin: Origin) -> Any:
-    if isinstance(value, str):
-        return Secret(value, origin)
-    if isinstance(value, dict):
-        return {k: _as_secret(v, origin) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_secret(v, origin) for v in value]
-    return value
+    return {k: protect(v, origin) if k in _USER_SECRET_FIELDS else v for k, v in value.items()}
 
 
 def _header(spec: Spec, target: Target, managed: list[str]) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.catalog import load_catalog
-from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.errors import Diagnostic, Span, raise_if_errors
 from provision.model import Deployment, Provider, Spec, Target, frozen_map
 from provision.spec.build import Builder, misplaced_secrets
 from provision.spec.interpolate import MISSING, Interpolator
@@ -60,8 +60,7 @@ def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
     if not doc.data or "version" not in doc.data:
         diags.append(Diagnostic.error('Missing required key "version"',
                                       "Every spec starts with `version: 1`.", doc.source.at(())))
-    if any(d.is_error for d in diags):
-        raise DiagnosticsError(diags)
+    raise_if_errors(diags)
     data: dict[str, Any] = doc.data
 
     decls = declarations(data.get("variables") or {}, doc.source, ("variables",))
@@ -73,12 +72,10 @@ def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
     interp = Interpolator(var_values, opts.env, doc.source)
     body = {k: interp.walk(data[k], (k,)) for k in ("deployments", "targets") if k in data}
     diags += interp.finish()
-    if any(d.is_error for d in diags):
-        raise DiagnosticsError(diags)
+    raise_if_errors(diags)
     diags += validate(body, doc.source, spec_schema(), resolved=True)
     diags += misplaced_secrets(body, doc.source)
-    if any(d.is_error for d in diags):
-        raise DiagnosticsError(diags)
+    raise_if_errors(diags)
 
     builder = Builder(catalog=load_catalog(), root=root, env=opts.env,
                       read_secrets=opts.read_secrets, diagnostics=diags)
@@ -111,8 +108,7 @@ def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
             providers=frozen_map(providers), span=doc.source.key_at(path),
         )
     targets = _targets(builder, raw_targets, raw_providers)
-    if any(d.is_error for d in diags):
-        raise DiagnosticsError(diags)
+    raise_if_errors(diags)
     spec = Spec(
         root=root, files=doc.files,
         variables=frozen_map({k: v for k, v in var_values.items() if v is not MISSING}),

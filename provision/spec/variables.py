@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
-from provision.secrets import Origin, Secret
+from provision.secrets import Origin, Secret, protect
 from provision.spec.interpolate import MISSING
 from provision.spec.source import Document, SourceMap
 
@@ -76,7 +76,7 @@ def coerce(decl: VariableDecl, value: Any, origin: str, span: Span | None,
             f"{origin}: {exc}; got {shown}.", span=span,
         ))
         return MISSING
-    return _protect(converted, decl) if decl.sensitive else converted
+    return protect(converted, Origin("variable", decl.name)) if decl.sensitive else converted
 
 
 def _short(value: Any) -> str:
@@ -129,17 +129,6 @@ def _parse_structured(text: str) -> Any:
         return load_json5(text, "<value>").data
     except DiagnosticsError:
         raise ValueError("not valid JSON5") from None
-
-
-def _protect(value: Any, decl: VariableDecl) -> Any:
-    origin = Origin("variable", decl.name)
-    if isinstance(value, str):
-        return Secret(value, origin)
-    if isinstance(value, dict):
-        return {k: _protect(v, decl) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_protect(v, decl) for v in value]
-    return value
 
 
 def auto_var_files(root: Path) -> list[Path]:
