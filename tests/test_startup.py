@@ -54,3 +54,15 @@ def test_no_heavy_imports(args: list[str]) -> None:
     code, modules = heavy_imports(args)
     assert modules == "[]"
     assert code == (1 if "bad" in " ".join(args) else 0)
+
+
+def test_first_plan_needs_no_deepdiff(tmp_path: Path) -> None:
+    """A plan that only creates files (every first plan) shows each new document's keys without
+    importing deepdiff; the update diffs that need it are covered by tests/workflow/cases."""
+    args = ["plan", "-f", "examples/gitops-aibridge/spec",
+            "-var", "prod_coder_url=https://coder.example.com",
+            "-var", "staging_coder_url=https://coder-staging.example.com",
+            "-var", f"out_dir={tmp_path / 'out'}", "-state", str(tmp_path / "state.json")]
+    code, modules = heavy_imports(args)
+    assert (code, modules) == (0, "[]")
+    assert not (tmp_path / "out").exists()
