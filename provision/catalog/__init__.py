@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
@@ -183,22 +182,33 @@ class Catalog:
         return [cast(dict[str, Any], _jsonable(entry)) for entry in self.entries]
 
 
+CATALOG_PATH = Path(__file__).with_name("catalog.toml")
+
+
 @functools.cache
 def load_catalog() -> Catalog:
-    return parse_catalog(_catalog_text())
+    """The shipped catalog, parsed once per change of the file (see tomlcache)."""
+    from provision.catalog import tomlcache
 
-
-def _catalog_text() -> str:
-    # importlib.resources rather than a path next to __file__, so it also works from a zip/wheel.
-    return resources.files(__name__).joinpath("catalog.toml").read_text(encoding="utf-8")
+    try:
+        doc = tomlcache.load(CATALOG_PATH)
+    except ValueError as exc:  # tomllib.TOMLDecodeError, or bytes that are not UTF-8
+        raise RuntimeError(f"provider catalog: invalid TOML: {exc}") from exc
+    return _build(doc)
 
 
 def parse_catalog(text: str) -> Catalog:
     """Parse and validate catalog TOML text; raises RuntimeError naming the offending field."""
+    import tomllib
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuntimeError(f"provider catalog: invalid TOML: {exc}") from exc
+    return _build(doc)
+
+
+def _build(doc: dict[str, Any]) -> Catalog:
     top = _Table(doc, "catalog")
     mux = top.table("mux")
     recipes = {

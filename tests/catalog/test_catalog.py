@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -373,11 +374,13 @@ def test_values_are_read_only(catalog: Catalog) -> None:
     ],
 )
 def test_broken_catalog_raises(
-    monkeypatch: pytest.MonkeyPatch, real_text: str, old: str, new: str, message: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_text: str, old: str, new: str,
+    message: str,
 ) -> None:
     assert old in real_text
-    broken = real_text.replace(old, new, 1)
-    monkeypatch.setattr(catalog_module, "_catalog_text", lambda: broken)
+    broken = tmp_path / "catalog.toml"
+    broken.write_text(real_text.replace(old, new, 1), encoding="utf-8")
+    monkeypatch.setattr(catalog_module, "CATALOG_PATH", broken)
     load_catalog.cache_clear()
     with pytest.raises(RuntimeError, match=message):
         load_catalog()
