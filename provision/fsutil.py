@@ -14,7 +14,6 @@ import errno
 import hashlib
 import os
 import stat
-import tempfile
 import time
 from pathlib import Path
 
@@ -128,6 +127,8 @@ def atomic_write(
         except OSError as exc:
             raise _error(ApplyError, "back up", target, exc) from exc
         atomic_write(backup_to, previous, previous_mode)
+
+    import tempfile  # plan and validate import this module but never write
 
     try:
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

@@ -21,7 +21,6 @@ import errno
 import getpass
 import json
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -341,21 +340,3 @@ class MuxLock(_Lock):
             return  # our lock was broken as stale; a successor may hold it now
         with contextlib.suppress(OSError):  # ENOTEMPTY: a successor's generation; ENOENT: gone
             self.lock_dir.rmdir()
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go-style duration as Terraform's -lock-timeout takes it: 30s, 5m, 1m30s, 0."""
-    value = text.strip()
-    if value == "0":
-        return 0.0
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise ValueError(
-            f"invalid duration {text!r}: expected a number with a unit (ms, s, m, h), "
-            "e.g. 30s, 5m or 1m30s"
-        )
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)

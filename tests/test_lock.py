@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from provision import __version__
+from provision.cli._workflow import parse_duration
 from provision.errors import LockError
 from provision.lock import (
     LockInfo,
@@ -20,7 +21,6 @@ from provision.lock import (
     StateLock,
     force_unlock,
     lock_path,
-    parse_duration,
     read_lock_info,
 )
 
@@ -168,6 +168,7 @@ def test_force_unlock(state_lock: Path) -> None:
 RACER = """
 import sys, time
 from pathlib import Path
+from provision.cli._workflow import parse_duration
 from provision.errors import LockError
 from provision.lock import StateLock
 lock, go, done = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])

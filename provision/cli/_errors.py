@@ -4,8 +4,6 @@ An unexpected error writes its (redacted) traceback to a log file and says where
 from __future__ import annotations
 
 import os
-import tempfile
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +52,9 @@ def error_handler(*, no_color: bool = False) -> Iterator[Result]:
 
 
 def _write_log(exc: BaseException) -> str:
+    import tempfile  # only after a crash: every clean run is spared their import
+    import traceback
+
     text = "".join(traceback.format_exception(exc))
     fd, path = tempfile.mkstemp(prefix="provision-crash-", suffix=".log")
     with os.fdopen(fd, "w") as f:

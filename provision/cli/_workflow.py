@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,9 +13,25 @@ import click
 from provision import api
 from provision.cli._common import json_option, spec_options
 from provision.errors import ProvisionError
-from provision.lock import parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go-style duration as Terraform's -lock-timeout takes it: 30s, 5m, 1m30s, 0."""
+    value = text.strip()
+    if value == "0":
+        return 0.0
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(
+            f"invalid duration {text!r}: expected a number with a unit (ms, s, m, h), "
+            "e.g. 30s, 5m or 1m30s"
+        )
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
 def workflow_options(f: F) -> F:

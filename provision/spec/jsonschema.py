@@ -2,8 +2,12 @@
 
 Editors get the schema from `provision schema`; user files are checked against that same document
 here, so the two cannot drift. A schema is compiled once into a tree of closures (cached by
-identity), which keeps a 1,000-deployment spec fast. A keyword outside the supported subset is a
-developer error: `ValueError` when the schema is first compiled, never a silently ignored rule.
+identity), which keeps a 1,000-deployment spec fast. Each subschema is compiled when a value first
+reaches it: a spec uses a fraction of the schema, and compiling all of it was most of what a
+small `provision plan` spent after its imports. A keyword outside the supported subset is a
+developer error, never a silently ignored rule: `ValueError` from `check_schema` for any part of
+the schema (the test suite checks the project's schemas whole), or from `validate` for a part
+that it reaches.
 
 Messages are for people: every problem is reported, each at the offending value (at the key, for
 an unknown key; at the mapping, for a missing one). When `anyOf` fails, the branch that best
@@ -110,12 +114,13 @@ Check = Callable[[Any, Path, list[_Error], _Eval | None], None]
 
 
 class _Node:
-    __slots__ = ("and_nodes", "checks", "compiled", "cond_nodes", "is_interp", "names",
-                 "or_groups", "own_types", "possible", "types_cache", "unevaluated",
+    __slots__ = ("and_nodes", "checks", "cond_nodes", "is_interp", "names", "or_groups",
+                 "own_types", "pending", "possible", "types_cache", "unevaluated",
                  "variants")  # fmt: skip
 
-    def __init__(self) -> None:
-        self.compiled = self.is_interp = False
+    def __init__(self, pending: tuple[_Compiler, Any, str] | None = None) -> None:
+        self.pending = pending  # (compiler, schema, pointer) until first needed
+        self.is_interp = False
         self.checks: tuple[Check, ...] = ()
         self.own_types: Types = None
         self.and_nodes: list[_Node] = []  # allOf members and $ref targets
@@ -127,7 +132,18 @@ class _Node:
         self.types_cache: list[Types] = []
         self.possible: frozenset[str] | None = None
 
+    def ensure(self) -> _Node:
+        """This node, compiled. Compiling one node only creates its children, so this never
+        recurses, whatever cycles the schema's $refs make."""
+        if self.pending is not None:
+            compiler, schema, ptr = self.pending
+            compiler.build(self, schema, ptr)  # a developer error raises again on next use
+            self.pending = None
+        return self
+
     def run(self, value: Any, path: Path, errors: list[_Error], ev: _Eval | None) -> None:
+        if self.pending is not None:
+            self.ensure()
         if self.unevaluated is None or not isinstance(value, Mapping):
             for check in self.checks:
                 check(value, path, errors, ev)
@@ -158,12 +174,14 @@ class _Node:
         """The JSON types this schema can accept, for choosing which anyOf branch to report."""
         if self.types_cache:
             return self.types_cache[0]
+        self.ensure()
         self.types_cache.append(None)  # a recursive $ref accepts anything while being computed
         out = self.own_types
         for node in self.and_nodes:
             out = _intersect(out, node.types())
         for group in self.or_groups:
-            branches = [n.types() for n in group if not n.is_interp] or [n.types() for n in group]
+            branches = ([n.types() for n in group if not n.ensure().is_interp]
+                        or [n.types() for n in group])
             if all(b is not None for b in branches):
                 out = _intersect(out, tuple(dict.fromkeys(t for b in branches for t in b or ())))
         self.types_cache[0] = out
@@ -181,7 +199,7 @@ class _Node:
         found: dict[str, list[str]] = {}
         todo, seen = [self], set()
         while todo:
-            node = todo.pop(0)
+            node = todo.pop(0).ensure()
             if id(node) not in seen:
                 seen.add(id(node))
                 todo += node.and_nodes
@@ -193,6 +211,7 @@ class _Node:
     def possible_names(self) -> frozenset[str]:
         """Property names declared anywhere in place, whichever branch applies."""
         if self.possible is None:
+            self.ensure()
             self.possible = frozenset()  # guards recursion through $ref
             names = set(self.names)
             for node in [
@@ -233,11 +252,24 @@ def validate(
 _CACHE: dict[tuple[int, bool], tuple[Mapping[str, Any], _Node]] = {}
 
 
+def check_schema(schema: Mapping[str, Any], *, resolved: bool = False) -> None:
+    """Compile every part of schema now, unused $defs included: ValueError for the first keyword
+    outside the supported subset."""
+    compiler = _Compiler(schema, resolved)
+    compiler.compile(schema, "#")
+    while True:
+        todo = [node for node in compiler.nodes.values() if node.pending is not None]
+        if not todo:
+            return
+        for node in todo:
+            node.ensure()
+
+
 def _compiled(schema: Mapping[str, Any], resolved: bool) -> _Node:
     hit = _CACHE.get((id(schema), resolved))
     if hit is not None and hit[0] is schema:
         return hit[1]
-    node = _Compiler(schema, resolved).run()
+    node = _Compiler(schema, resolved).compile(schema, "#")
     _CACHE[(id(schema), resolved)] = (schema, node)  # holding the schema keeps its id unique
     return node
 
@@ -245,15 +277,7 @@ def _compiled(schema: Mapping[str, Any], resolved: bool) -> _Node:
 class _Compiler:
     def __init__(self, root: Mapping[str, Any], resolved: bool) -> None:
         self.root, self.resolved = root, resolved
-        self.nodes: dict[str, _Node] = {}
-        self.pending: list[str] = []
-
-    def run(self) -> _Node:
-        node = self.compile(self.root, "#")
-        while self.pending:
-            ptr = self.pending.pop()
-            self.compile(self.resolve(ptr), ptr)
-        return node
+        self.nodes: dict[str, _Node] = {}  # by JSON pointer: a $ref cycle meets its own node
 
     def resolve(self, ref: str) -> Any:
         target: Any = self.root
@@ -268,13 +292,16 @@ class _Compiler:
         return target
 
     def compile(self, schema: Any, ptr: str) -> _Node:
-        node = self.nodes.setdefault(ptr, _Node())
-        if node.compiled:
-            return node
-        node.compiled = True
+        """The node for the subschema at ptr, compiled when first needed (`_Node.ensure`)."""
+        node = self.nodes.get(ptr)
+        if node is None:
+            node = self.nodes[ptr] = _Node((self, schema, ptr))
+        return node
+
+    def build(self, node: _Node, schema: Any, ptr: str) -> None:
         if isinstance(schema, bool):
             node.checks, node.own_types = ((), None) if schema else ((_nothing_allowed,), ())
-            return node
+            return
         if not isinstance(schema, Mapping):
             raise ValueError(f"{ptr}: a schema must be a mapping or a boolean, got {schema!r}")
         unknown = sorted(set(schema) - _KEYWORDS)
@@ -289,12 +316,11 @@ class _Compiler:
             node.is_interp = True
             if self.resolved:
                 node.checks, node.own_types = (_interpolation_refused,), ()
-                return node
+                return
         checks = [self.keyword(node, schema, kw, ptr, xmsg) for kw in schema]
         if _OBJECT_KEYS & set(schema):
             checks.append(self.object_keys(node, schema, ptr))
         node.checks = tuple(c for c in checks if c is not None)
-        return node
 
     def keyword(
         self, node: _Node, schema: Mapping[str, Any], kw: str, ptr: str, xmsg: str | None
@@ -323,10 +349,7 @@ class _Compiler:
         if kw == "$ref":
             if not isinstance(value, str) or not (value == "#" or value.startswith("#/")):
                 raise ValueError(f"{at}: only local references ('#/...') are supported")
-            self.resolve(value)
-            if value not in self.nodes:
-                self.pending.append(value)
-            target = self.nodes.setdefault(value, _Node())
+            target = self.compile(self.resolve(value), value)
             node.and_nodes.append(target)
             return target.run
         if kw == "if":

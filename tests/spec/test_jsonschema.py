@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from provision.errors import Diagnostic, Span
 from provision.secrets import Secret
-from provision.spec.jsonschema import validate
+from provision.spec.jsonschema import check_schema, validate
 from provision.spec.source import Path, SourceMap
 
 Row = tuple[int, int, str, str]  # line, column, summary, detail
@@ -536,13 +537,34 @@ def test_an_interpolation_def_reached_otherwise_still_applies_once_resolved() ->
 )
 def test_unsupported_schema_raises(schema: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as info:
-        validate({}, SourceMap(), schema)
+        check_schema(schema)
     assert message in str(info.value)
 
 
 def test_unused_defs_are_checked_too() -> None:
     with pytest.raises(ValueError, match="nullable"):
-        validate(1, SourceMap(), {"$defs": {"unused": {"nullable": True}}})
+        check_schema({"$defs": {"unused": {"nullable": True}}})
+
+
+def test_validate_raises_for_an_unsupported_part_it_reaches() -> None:
+    schema = {"properties": {"a": {"nullable": True}, "b": {"type": "string"}}}
+    assert validate({"b": "x"}, SourceMap(), schema) == []  # "a" is never reached
+    for _ in range(2):  # and a failed compile is not cached as a lenient node
+        with pytest.raises(ValueError, match="nullable"):
+            validate({"a": 1}, SourceMap(), schema)
+
+
+def test_lazy_compilation_reports_what_eager_compilation_did() -> None:
+    """Errors do not depend on which parts earlier validations compiled: a value checked against
+    a fresh schema and against one already used for other values gets the same diagnostics."""
+    schema_module = pytest.importorskip("provision.spec.schema")
+    bad = {"version": 1, "deployments": {"prod": {"coder": {"url": 3}, "providers": {
+        "openai": {"via": "bridge", "bogus": True}}}}, "targets": {"t": {"type": "nope"}}}
+    fresh = validate(bad, SourceMap(), copy.deepcopy(schema_module.spec_schema()))
+    warm = copy.deepcopy(schema_module.spec_schema())
+    validate({"version": 1, "deployments": {"x": {}}}, SourceMap(), warm)
+    assert validate(bad, SourceMap(), warm) == fresh
+    assert len(fresh) >= 3
 
 
 def test_compiled_once_and_cached_by_identity() -> None:
@@ -559,7 +581,7 @@ def test_project_schemas_stay_within_the_supported_subset() -> None:
     schema_module = pytest.importorskip("provision.spec.schema")
     for schema in (schema_module.spec_schema(), schema_module.module_schema()):
         for resolved in (False, True):
-            assert validate({}, SourceMap(), schema, resolved=resolved) is not None
+            check_schema(schema, resolved=resolved)
 
 
 def test_deeply_nested_data_is_a_diagnostic_not_a_crash() -> None:
