@@ -7,7 +7,8 @@ module (the URLs, the output directory and the token as variables), run against 
 the local connection. A real (not --check) Ansible run first proves the templates reproduce
 provision's bytes and modes. Both tools then plan from an empty output directory: median of N
 runs each, hyperfine-style (warm-up runs first). Also timed: `python -c pass`, for the startup
-ratio.
+ratio, and `python -c "import click, yaml"`: what the command line and the spec parser that
+every plan needs cost before provision runs a line of its own.
 
 Exits 1 if a target is missed. Runs in the bench venv with ansible-core from PyPI (installed on
 first use); every run has a timeout; the temporary directory is removed at the end.
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         print(c.HEADER)
         base = c.measure("python -c pass", [c.VENV_PYTHON, "-c", "pass"], env=penv,
                          runs=args.runs, warmup=args.warmup)
+        floor = c.measure('python -c "import click, yaml"',
+                          [c.VENV_PYTHON, "-c", "import click, yaml"], env=penv,
+                          runs=args.runs, warmup=args.warmup)
         ours = c.measure("provision plan", plan, env=penv, runs=args.runs, warmup=args.warmup)
         theirs = c.measure("ansible-playbook --check --diff",
                            ansible_cmd(playbook, out_dir, check=True), env=aenv,
@@ -166,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(target >= {TARGET_VS_ANSIBLE:g}x): {c.verdict(ok_ansible)}")
     print(f"  provision plan takes {slower:.1f}x the time of python -c pass "
           f"(target <= {TARGET_VS_PYTHON:g}x): {c.verdict(ok_python)}")
+    deps, own = floor.median / base.median, (ours.median - floor.median) / base.median
+    print(f"  of which starting Python and importing click and PyYAML take {deps:.1f}x; "
+          f"provision's own imports and work, {own:.1f}x")
     return 0 if ok_ansible and ok_python else 1
 
 
