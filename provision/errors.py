@@ -39,6 +39,9 @@ class Span:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Diagnostic:
+    """One problem to report: severity, a one-line summary, optional detail, and where
+    in a source file when that is known."""
+
     severity: Severity
     summary: str
     detail: str = ""

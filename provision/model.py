@@ -46,6 +46,9 @@ class Located:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelEntry(Located):
+    """One model a provider lists in Mux's model picker, optionally with its context window
+    size and the model ID it maps to."""
+
     id: str
     context_window_tokens: int | None = None
     mapped_to_model: str | None = None
@@ -53,6 +56,9 @@ class ModelEntry(Located):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeOptions(Located):
+    """A provider's `probe:` block. `path`, `method` and `expect_*` override the recipe's
+    last step; None or () keeps the recipe's own choice."""
+
     enabled: bool = True
     required: bool = True
     path: str | None = None
@@ -73,6 +79,9 @@ class Bridge:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Coder(Located):
+    """A deployment's Coder access URL and token: the endpoint and credential of every
+    provider routed through AI Bridge."""
+
     url: str  # without a trailing slash
     token: Secret
     allow_insecure: bool = False
@@ -80,6 +89,9 @@ class Coder(Located):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Provider(Located):
+    """One provider of a deployment, keyed by its Mux provider ID, with its catalog entry and
+    effective base URL and credential (a bridged provider takes both from the Coder block)."""
+
     id: str  # the Mux provider ID (the key in the spec)
     deployment: str
     catalog: CatalogEntry = field(repr=False)
@@ -104,6 +116,9 @@ class Provider(Located):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deployment(Located):
+    """One named set of providers, usually one Coder deployment as one audience sees it;
+    module contributions are already in `providers`."""
+
     name: str
     description: str = ""
     coder: Coder | None = None
@@ -112,6 +127,9 @@ class Deployment(Located):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target(Located):
+    """A file provision writes (its renderer may add more), of one type, from one deployment's
+    providers: all of them unless `providers` picks some."""
+
     name: str
     type: str
     deployment: str
@@ -128,6 +146,9 @@ class Target(Located):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Spec:
+    """The whole resolved spec: deployments and targets by name, the values variables took,
+    and the files it was read from."""
+
     root: Path  # the directory the spec was loaded from; state and relative paths hang off it
     files: tuple[str, ...]
     variables: Mapping[str, Any] = field(default_factory=_empty)

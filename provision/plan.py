@@ -25,6 +25,9 @@ from provision.state import ResourceState, State
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Change:
+    """What plan decided for one artifact: create, update, delete or no-op, with the file as it
+    is now and whether it changed outside provision."""
+
     address: str
     type: str
     name: str
@@ -61,6 +64,9 @@ class Change:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
+    """The changes an apply would make, with the spec and state they were decided from; the probe
+    stage fills in `probes` later."""
+
     spec: Spec
     state: State
     changes: tuple[Change, ...]

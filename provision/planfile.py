@@ -96,6 +96,9 @@ def _digest(content: bytes | None, key: bytes) -> str | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SavedPlan:
+    """A plan file read back for `apply FILE`: its path and JSON document (no secret values).
+    Only format and version are checked here; check_fresh compares it with a new plan."""
+
     path: Path
     doc: dict[str, Any]
 

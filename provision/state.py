@@ -72,6 +72,9 @@ class ResourceState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class State:
+    """The state file's content: a lineage fixed at creation, a serial bumped on every write,
+    and each artifact as provision last wrote it, by address."""
+
     version: int = STATE_VERSION
     lineage: str
     serial: int = 0

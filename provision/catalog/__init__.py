@@ -70,6 +70,9 @@ _FORBIDDEN_CUSTOM_ID_CHARS = re.compile(r"[.:/\s\ufeff]")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AIBridgeRoute:
+    """How Coder AI Bridge serves a provider: the instance type, the path after the Coder
+    access URL (with `{instance}`), and the recipe that probes the bridge."""
+
     type: Literal["openai", "anthropic"]
     path: str
     probe: str
@@ -81,6 +84,9 @@ class AIBridgeRoute:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeStep:
+    """One HTTP request of a probe recipe; exactly one of `path`, `root_path` and `url` is
+    set, and each may hold `{name}` placeholders."""
+
     method: HttpMethod
     path: str | None
     root_path: str | None
@@ -97,6 +103,9 @@ class ProbeStep:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClassifyHint:
+    """A provider-specific reading of a response: this status (and body text) means
+    `outcome`. Checked before the generic status rules; the first match wins."""
+
     status: int
     body_contains: str | None
     outcome: Outcome
@@ -104,6 +113,8 @@ class ClassifyHint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeRecipe:
+    """A named probe: steps run in order until one fails, and hints that classify its replies."""
+
     name: str
     description: str
     unofficial: bool
@@ -113,6 +124,9 @@ class ProbeRecipe:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CatalogEntry:
+    """Everything provision knows about one kind of provider: its API, default URL,
+    environment variable names, how Mux represents it and how to probe it (see catalog.toml)."""
+
     id: str
     display_name: str
     aliases: tuple[str, ...]
@@ -138,6 +152,9 @@ class CatalogEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Catalog:
+    """The provider catalog: entries sorted by id, probe recipes by name, and Mux's rules for
+    provider IDs. `get` matches ids and aliases without regard to case."""
+
     entries: tuple[CatalogEntry, ...]
     recipes: Mapping[str, ProbeRecipe]
     mux_builtin_ids: tuple[str, ...]

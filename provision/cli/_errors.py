@@ -17,6 +17,8 @@ from provision.secrets import REDACTOR
 
 @dataclass(slots=True)
 class Result:
+    """The exit code `error_handler` settles on: set by the caller, or by the handler on failure."""
+
     code: int = 0
 
 

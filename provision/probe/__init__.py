@@ -76,6 +76,9 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
+    """One endpoint's probe result; `passed` also counts throttled, unverified and skipped.
+    `credential` is the rotation candidate that was accepted, which `to_json` leaves out."""
+
     address: str
     url: str  # the first request URL, masked: never carries a secret
     outcome: Outcome

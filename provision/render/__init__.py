@@ -41,6 +41,9 @@ class Artifact:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rendered:
+    """What rendering one target gives: its artifacts, warnings, and the environment
+    variables the files rely on at run time."""
+
     artifacts: tuple[Artifact, ...]  # the target's own file first
     warnings: tuple[Diagnostic, ...] = ()
     # Environment variables the rendered file relies on at run time (secrets: env).

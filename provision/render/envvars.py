@@ -14,6 +14,9 @@ from provision.secrets import Secret
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnvVar:
+    """One environment variable an env-shaped target exports, and which provider (or the
+    target's own `env:`) it comes from."""
+
     name: str
     value: Text
     provider: str | None  # provider ID; None for the target's own `env:` entries

@@ -166,6 +166,8 @@ class Attr:
 
 @dataclass(frozen=True, slots=True)
 class Block:
+    """`type "label" … { body }`: the type must be an identifier; labels are quoted."""
+
     type: str
     labels: tuple[str, ...] = ()
     body: tuple[Node, ...] = ()
@@ -180,7 +182,7 @@ class Comment:
 
 @dataclass(frozen=True, slots=True)
 class Blank:
-    pass
+    """An empty line; like a comment, it ends a run of aligned `=`."""
 
 
 BLANK = Blank()

@@ -51,6 +51,8 @@ class JsoncError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Comment:
+    """A comment as parsed, at its 1-based line and column; `leading` when before the value."""
+
     text: str  # without the `//` or `/* */` markers
     line: int
     column: int
@@ -60,6 +62,9 @@ class Comment:
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
+    """A JSONC document as parsed: its value and every comment, in order. `empty` tells a
+    document with no value from one holding `null`."""
+
     value: Any  # None for a document with no value at all (empty or only comments)
     comments: tuple[Comment, ...]
     empty: bool

@@ -106,6 +106,9 @@ def _dotenv_bare_ok(s: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Dialect:
+    """How one dialect writes an assignment: of a literal value, quoted with `quote`, or of
+    a reference to another environment variable."""
+
     literal: str  # format with name, value (already quoted)
     reference: str  # format with name, ref (an environment variable name)
     quote: Callable[[str], str]
@@ -122,6 +125,9 @@ DIALECTS = tuple(_DIALECTS)
 
 @dataclass(frozen=True, slots=True)
 class _Lines:
+    """A target's assignment lines, whether they inline a secret value (the file is then
+    0600 and sensitive), and the variables they refer to."""
+
     text: str
     inlined_secret: bool  # some secret value is in the text
     references: tuple[str, ...]  # environment variables the text refers to

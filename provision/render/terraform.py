@@ -43,6 +43,8 @@ _SUFFIX = {"coder_env": ".tf", "locals": ".tf", "env_block": ".hcl", "tf_json": 
 
 @dataclass(frozen=True, slots=True)
 class _Literal:
+    """A plain string value, written as a quoted literal."""
+
     text: str
 
 
@@ -59,12 +61,16 @@ _Value = _Literal | _Ref
 
 @dataclass(frozen=True, slots=True)
 class _Variable:
+    """A sensitive Terraform `variable` carrying one secret; its description says how to set it."""
+
     name: str
     description: str
 
 
 @dataclass(frozen=True, slots=True)
 class _Setting:
+    """One environment variable of the file: its name, coder_env resource name and value."""
+
     env: str
     resource: str  # the coder_env resource name
     value: _Value

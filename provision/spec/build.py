@@ -45,6 +45,9 @@ _SPLIT_KEYS = re.compile(r"[,;]")
 
 @dataclass(slots=True)
 class Builder:
+    """Builds model nodes from interpolated, schema-valid spec data, checking what a schema
+    cannot. Problems are appended to `diagnostics` (shared with the caller), never raised."""
+
     catalog: Catalog
     root: Path
     env: Mapping[str, str]

@@ -52,6 +52,8 @@ class EnvValue(EnvDerived):
 
 @dataclass(frozen=True, slots=True)
 class Ref:
+    """One `${var.NAME}` or `${env.NAME}` reference; `default` is the `:-` fallback (env only)."""
+
     kind: str  # "var" | "env"
     name: str
     default: str | None = None

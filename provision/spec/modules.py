@@ -58,6 +58,9 @@ def find_module(ref: str, spec_root: Path, using_file: Path) -> Path | None:
 
 @dataclass(slots=True)
 class Expander:
+    """Expands `use:` entries into the providers and targets their modules contribute, nested
+    `use:` included. Problems go to `diagnostics`; a failing module contributes nothing."""
+
     spec_root: Path
     env: Mapping[str, str]
     diagnostics: list[Diagnostic]

@@ -34,12 +34,17 @@ from provision.spec.variables import (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resolved:
+    """A resolved spec and the warnings found on the way; errors raise instead."""
+
     spec: Spec
     warnings: tuple[Diagnostic, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
+    """How to resolve: the environment, -var/-var-file arguments, and whether to read secret
+    sources (`validate` does not)."""
+
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     var_args: Sequence[VarArg] = ()
     read_secrets: bool = True

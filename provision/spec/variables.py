@@ -27,6 +27,9 @@ AUTO_VARS_GLOBS = ("*.auto.vars.yaml", "*.auto.vars.yml", "*.auto.vars.json5")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VariableDecl:
+    """One declared variable or module input: its type, default (MISSING when required)
+    and whether its values are secrets."""
+
     name: str
     type: str = "string"
     description: str = ""
