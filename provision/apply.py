@@ -9,25 +9,25 @@ Order of work (the caller holds the state lock):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from provision.errors import ApplyError, Diagnostic
 from provision.fsutil import atomic_remove, atomic_write, sha256_bytes
 from provision.lock import MuxLock
 from provision.plan import Change, Plan, owned_digest, read_current, render_target
+from provision.record import field, record, replace
 from provision.state import ResourceState, State, save_state, with_resource, without_resource
 
 Preflight = Callable[[Plan], None]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Written:
     change: Change
     backup: Path | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@record(frozen=False)
 class ApplyResult:
     state: State
     written: list[Written] = field(default_factory=list)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from provision.record import record
 
 
 class Severity(enum.StrEnum):
@@ -23,7 +24,7 @@ class Severity(enum.StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Span:
     """A 1-based, end-inclusive-start / end-exclusive range in one source file."""
 
@@ -37,7 +38,7 @@ class Span:
         return f"{self.filename}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Diagnostic:
     """One problem to report: severity, a one-line summary, optional detail, and where
     in a source file when that is known."""

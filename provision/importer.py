@@ -18,7 +18,6 @@ import itertools
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +27,7 @@ import yaml
 from provision.catalog import Catalog, CatalogEntry, load_catalog
 from provision.errors import Diagnostic, DiagnosticsError, ProvisionError
 from provision.fsutil import file_mode
+from provision.record import field, record
 from provision.render import render
 from provision.render.jsonc import read_object
 from provision.render.mux import _OPTION_VALUES
@@ -53,7 +53,7 @@ _COMMON_KEYS = ("displayName", "apiKey", "apiKeyFile", "baseUrl", "headers", "mo
                 "modelParameters", "enabled")  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class EnvSetting:
     """An environment variable the imported spec reads a secret from."""
 
@@ -62,7 +62,7 @@ class EnvSetting:
     used_by: tuple[str, ...]  # e.g. ('openai: API key', 'anthropic: API key')
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Imported:
     text: str  # the spec, YAML; holds no secret value
     source: Path
@@ -119,14 +119,14 @@ def import_mux(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Coder:
     url: str
     token: Secret
     env: str  # the variable the token is read from
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class _Draft:
     """One entry translated, not yet proven: its provider and the secrets it would read."""
 

@@ -26,7 +26,6 @@ import shutil
 import socket
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +34,7 @@ from typing import Any, Self
 from provision import __version__
 from provision.errors import Diagnostic, LockError
 from provision.fsutil import create_exclusive, ensure_dir
+from provision.record import record
 
 STATE_LOCK_FILENAME = "state.lock"
 MUX_LOCK_TIMEOUT = 10.0
@@ -70,7 +70,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class LockInfo:
     id: str
     operation: str

@@ -8,12 +8,12 @@ place in the spec (or module) a value came from.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from provision.errors import Span
+from provision.record import field, record
 from provision.secrets import Secret
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def frozen_map(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(d or {}))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Located:
     """Spans of a node's fields, by spec key; `span` is the node itself."""
 
@@ -44,7 +44,7 @@ class Located:
         return self.spans.get(key) or self.span
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ModelEntry(Located):
     """One model a provider lists in Mux's model picker, optionally with its context window
     size and the model ID it maps to."""
@@ -54,7 +54,7 @@ class ModelEntry(Located):
     mapped_to_model: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ProbeOptions(Located):
     """A provider's `probe:` block. `path`, `method` and `expect_*` override the recipe's
     last step; None or () keeps the recipe's own choice."""
@@ -69,7 +69,7 @@ class ProbeOptions(Located):
     ca_bundle: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Bridge:
     """A provider routed through Coder AI Bridge."""
 
@@ -77,7 +77,7 @@ class Bridge:
     instance: str  # instance name; defaults to the kind
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Coder(Located):
     """A deployment's Coder access URL and token: the endpoint and credential of every
     provider routed through AI Bridge."""
@@ -87,7 +87,7 @@ class Coder(Located):
     allow_insecure: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Provider(Located):
     """One provider of a deployment, keyed by its Mux provider ID, with its catalog entry and
     effective base URL and credential (a bridged provider takes both from the Coder block)."""
@@ -114,7 +114,7 @@ class Provider(Located):
         return f"{self.deployment}.{self.id}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Deployment(Located):
     """One named set of providers, usually one Coder deployment as one audience sees it;
     module contributions are already in `providers`."""
@@ -125,7 +125,7 @@ class Deployment(Located):
     providers: Mapping[str, Provider] = field(default_factory=_empty)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Target(Located):
     """A file provision writes (its renderer may add more), of one type, from one deployment's
     providers: all of them unless `providers` picks some."""
@@ -144,7 +144,7 @@ class Target(Located):
         return f"{self.type}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Spec:
     """The whole resolved spec: deployments and targets by name, the values variables took,
     and the files it was read from."""

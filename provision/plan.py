@@ -11,19 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError
 from provision.fsutil import file_mode, sha256_bytes
 from provision.model import Spec, Target
+from provision.record import field, record, replace
 from provision.render import Artifact, Rendered, render
 from provision.secrets import reveal_all
 from provision.state import ResourceState, State
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Change:
     """What plan decided for one artifact: create, update, delete or no-op, with the file as it
     is now and whether it changed outside provision."""
@@ -62,7 +62,7 @@ class Change:
         return None if self.artifact is None else self.artifact.mode
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Plan:
     """The changes an apply would make, with the spec and state they were decided from; the probe
     stage fills in `probes` later."""

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from provision.fsutil import atomic_write, sha256_file
 from provision.model import Spec
 from provision.plan import Plan, read_current
 from provision.planview import plan_json
+from provision.record import record
 from provision.secrets import REDACTOR, Secret, secrets_in
 from provision.spec.variables import VarArg
 
@@ -94,7 +94,7 @@ def _digest(content: bytes | None, key: bytes) -> str | None:
     return "hmac-sha256:" + hmac.new(key, content, hashlib.sha256).hexdigest()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SavedPlan:
     """A plan file read back for `apply FILE`: its path and JSON document (no secret values).
     Only format and version are checked here; check_fresh compares it with a new plan."""

@@ -13,8 +13,9 @@ import hmac
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
+
+from provision.record import record
 
 MASK = "(sensitive value)"
 
@@ -23,7 +24,7 @@ MASK = "(sensitive value)"
 _MIN_REDACT_LEN = 4
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Origin:
     """Where a secret came from, safe to show: `env`, `file`, `variable`, `literal`, `env_list`."""
 

@@ -14,7 +14,6 @@ import stat
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from provision import __version__
 from provision.errors import Diagnostic, Span, StateError
 from provision.fsutil import atomic_write, create_exclusive, ensure_dir
+from provision.record import field, record, replace
 from provision.secrets import REDACTOR
 
 STATE_VERSION = 1
@@ -40,7 +40,7 @@ def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".backup")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ResourceState:
     """One artifact as provision last wrote it. No field may hold a secret value."""
 
@@ -70,7 +70,7 @@ class ResourceState:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class State:
     """The state file's content: a lineage fixed at creation, a serial bumped on every write,
     and each artifact as provision last wrote it, by address."""

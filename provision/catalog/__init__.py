@@ -1,7 +1,7 @@
 """The provider catalog: what provision knows about each LLM provider, as typed data.
 
 All of it lives in catalog.toml (its header documents every field); this module reads that file
-on first use, validates it and exposes frozen dataclasses. A malformed catalog is a bug in
+on first use, validates it and exposes frozen records. A malformed catalog is a bug in
 provision, not a user mistake, so problems raise a plain RuntimeError naming the field.
 """
 
@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
+
+from provision.record import field, fields, is_record, record
 
 __all__ = [
     "AIBridgeRoute",
@@ -68,7 +69,7 @@ _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _FORBIDDEN_CUSTOM_ID_CHARS = re.compile(r"[.:/\s\ufeff]")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AIBridgeRoute:
     """How Coder AI Bridge serves a provider: the instance type, the path after the Coder
     access URL (with `{instance}`), and the recipe that probes the bridge."""
@@ -82,7 +83,7 @@ class AIBridgeRoute:
         return self.path.replace("{instance}", instance or self.type)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ProbeStep:
     """One HTTP request of a probe recipe; exactly one of `path`, `root_path` and `url` is
     set, and each may hold `{name}` placeholders."""
@@ -101,7 +102,7 @@ class ProbeStep:
     credential: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ClassifyHint:
     """A provider-specific reading of a response: this status (and body text) means
     `outcome`. Checked before the generic status rules; the first match wins."""
@@ -111,7 +112,7 @@ class ClassifyHint:
     outcome: Outcome
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class ProbeRecipe:
     """A named probe: steps run in order until one fails, and hints that classify its replies."""
 
@@ -122,7 +123,7 @@ class ProbeRecipe:
     classify: tuple[ClassifyHint, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class CatalogEntry:
     """Everything provision knows about one kind of provider: its API, default URL,
     environment variable names, how Mux represents it and how to probe it (see catalog.toml)."""
@@ -150,7 +151,7 @@ class CatalogEntry:
     probe: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Catalog:
     """The provider catalog: entries sorted by id, probe recipes by name, and Mux's rules for
     provider IDs. `get` matches ids and aliases without regard to case."""
@@ -457,7 +458,7 @@ def _placeholders(text: str | None) -> list[str]:
 
 
 def _jsonable(value: object) -> object:
-    if is_dataclass(value) and not isinstance(value, type):
+    if is_record(value) and not isinstance(value, type):
         return {
             f.name: _jsonable(getattr(value, f.name))
             for f in fields(value)

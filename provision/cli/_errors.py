@@ -6,16 +6,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import click
 
 from provision.errors import ProvisionError
+from provision.record import record
 from provision.report import Output
 from provision.secrets import REDACTOR
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class Result:
     """The exit code `error_handler` settles on: set by the caller, or by the handler on failure."""
 

@@ -14,12 +14,12 @@ URL) and `skipped` (`probe: {enabled: false}`). Callers show `unverified` as a w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from provision.catalog import AuthScheme, ProbeRecipe
 from provision.model import ProbeOptions
+from provision.record import field, record
 from provision.secrets import Secret
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def _empty() -> Mapping[str, Any]:
 PASSING: frozenset[Outcome] = frozenset({"ok", "throttled", "unverified", "skipped"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Endpoint:
     """One endpoint to probe, with the values as rendered (not as written in the spec)."""
 
@@ -74,7 +74,7 @@ class Endpoint:
     auth_override: AuthScheme | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Verdict:
     """One endpoint's probe result; `passed` also counts throttled, unverified and skipped.
     `credential` is the rotation candidate that was accepted, which `to_json` leaves out."""

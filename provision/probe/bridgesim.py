@@ -32,12 +32,13 @@ import socketserver
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
+
+from provision.record import record
 
 __all__ = ["DEFAULT_INSTANCES", "VERSION", "BridgeSim", "Seen"]
 
@@ -106,7 +107,7 @@ _KNOWN_ROUTES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Seen:
     """One request as the simulator saw it. Which auth headers came, never their values; the
     path without its query string (a token can travel there)."""
@@ -117,7 +118,7 @@ class Seen:
     status: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Reply:
     status: int
     body: bytes = b""

@@ -6,15 +6,14 @@ is safe to show (it never carries a secret value).
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from provision.catalog import ProbeStep
 from provision.probe import Endpoint, Outcome
+from provision.record import field, record, replace
 from provision.secrets import MASK, REDACTOR, Secret
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -45,7 +44,7 @@ class BuildError(Exception):
         self.hint = hint
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Step:
     """A recipe step with the endpoint's probe overrides applied."""
 
@@ -55,7 +54,7 @@ class Step:
     ok_statuses: frozenset[int]  # empty: any 2xx
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Request:
     method: str
     url: str
@@ -76,7 +75,7 @@ def steps_for(endpoint: Endpoint) -> tuple[Step, ...]:
     last = steps[-1]
     spec = last.spec
     if opts.path is not None:
-        spec = dataclasses.replace(spec, path=opts.path, root_path=None, url=None)
+        spec = replace(spec, path=opts.path, root_path=None, url=None)
     steps[-1] = Step(
         spec=spec,
         method=(opts.method or last.method).upper(),

@@ -15,7 +15,6 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -23,6 +22,7 @@ import httpx
 from provision.catalog import ProbeRecipe
 from provision.probe.build import Step, display_url
 from provision.probe.verdict import Finding, snippet, status_reason
+from provision.record import record
 
 _RATE_LIMITED = re.compile(r"rate.?limit|quota|resource.?exhausted", re.IGNORECASE)
 _VERSION_SEGMENT = re.compile(r"/v\d+[a-z0-9]*$")
@@ -50,7 +50,7 @@ AIBRIDGE_HINT = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Reply:
     status: int
     headers: Mapping[str, str]  # lower-case names
@@ -58,7 +58,7 @@ class Reply:
     url: str  # the request URL
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Context:
     recipe: ProbeRecipe
     step: Step

@@ -9,13 +9,13 @@ are. Each Coder deployment is probed ahead of its bridged endpoints.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from provision.catalog import load_catalog
 from provision.model import Deployment, Provider, Spec
 from provision.plan import Plan
 from provision.probe import Endpoint
+from provision.record import replace
 from provision.render import Artifact
 from provision.secrets import Origin, Secret
 

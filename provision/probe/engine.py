@@ -14,7 +14,6 @@ import os
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import httpx
 
@@ -23,6 +22,7 @@ from provision.probe.build import Request, display_url
 from provision.probe.classify import Context, Reply, classify_error, classify_response
 from provision.probe.recipe import conclude, first_url, primary_secret, run_recipe
 from provision.probe.verdict import Finding
+from provision.record import record
 from provision.secrets import REDACTOR, Secret
 
 log = logging.getLogger("provision.probe")
@@ -56,7 +56,7 @@ for _name in ("provision.probe", "httpx", *(f"httpcore.{m}" for m in _HTTPCORE_L
     logging.getLogger(_name).addFilter(_Redact())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Settings:
     concurrency: int = 16
     deadline: float = 30.0
@@ -65,7 +65,7 @@ class Settings:
     max_retries: int = 2
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class _Track:
     """What one endpoint's probe has done so far, kept outside the task so that a probe cut off
     by the deadline can still report it."""

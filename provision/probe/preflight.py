@@ -4,12 +4,12 @@ written (seed 003: verify the new key, then swap), and pick rotation candidates 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from provision.model import Spec
 from provision.plan import Plan, make_plan
 from provision.probe import Endpoint, Verdict, run_probes
+from provision.record import replace
 from provision.secrets import Secret
 from provision.state import State, fingerprint_key
 

@@ -6,7 +6,6 @@ actually checked. The network is behind the `exchange` callable the engine passe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import httpx
 
@@ -26,12 +25,13 @@ from provision.probe.build import (
 )
 from provision.probe.classify import Context
 from provision.probe.verdict import Finding
+from provision.record import record
 from provision.secrets import Secret
 
 Exchange = Callable[[Request, Context], Awaitable[Finding]]
 
 
-@dataclass(slots=True, kw_only=True)
+@record(frozen=False)
 class Run:
     """One candidate credential's pass through the recipe."""
 

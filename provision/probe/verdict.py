@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from provision.probe import Outcome
 from provision.probe.build import scrub
+from provision.record import field, record
 
 SNIPPET_CHARS = 200
 
@@ -37,7 +37,7 @@ DEFAULT_HINTS: Mapping[Outcome, str] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Finding:
     outcome: Outcome
     reason: str

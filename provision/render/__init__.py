@@ -8,12 +8,12 @@ the current content of the target's file (None when absent), needed by merge-man
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from provision.errors import Diagnostic
 from provision.model import Spec, Target
+from provision.record import field, record
 
 RENDERERS = {
     "mux_providers": "provision.render.mux",
@@ -23,7 +23,7 @@ RENDERERS = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Artifact:
     """One file a target wants on disk."""
 
@@ -39,7 +39,7 @@ class Artifact:
     structured: Any = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Rendered:
     """What rendering one target gives: its artifacts, warnings, and the environment
     variables the files rely on at run time."""

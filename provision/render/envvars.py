@@ -5,14 +5,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
 from provision.model import Provider, Spec, Target, Text
+from provision.record import record
 from provision.secrets import Secret
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class EnvVar:
     """One environment variable an env-shaped target exports, and which provider (or the
     target's own `env:`) it comes from."""

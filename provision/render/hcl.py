@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+
+from provision.record import record
 
 __all__ = [
     "BLANK",
@@ -149,14 +150,14 @@ def object_key(s: str) -> str:
     return quote(s)
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Object:
     """An object constructor `{ key = value … }`; keys already rendered (see object_key)."""
 
     items: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Attr:
     """`name = expr`: expr is single-line expression text, or an Object."""
 
@@ -164,7 +165,7 @@ class Attr:
     expr: str | Object
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Block:
     """`type "label" … { body }`: the type must be an identifier; labels are quoted."""
 
@@ -173,14 +174,14 @@ class Block:
     body: tuple[Node, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Comment:
     """A `#` comment line; the text must be printable (no line breaks, no control chars)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Blank:
     """An empty line; like a comment, it ends a run of aligned `=`."""
 

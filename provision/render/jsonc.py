@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NoReturn
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.record import record
 from provision.secrets import Secret
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -49,7 +49,7 @@ class JsoncError(ValueError):
         self.column = column
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Comment:
     """A comment as parsed, at its 1-based line and column; `leading` when before the value."""
 
@@ -60,7 +60,7 @@ class Comment:
     leading: bool  # before the first value token
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Parsed:
     """A JSONC document as parsed: its value and every comment, in order. `empty` tells a
     document with no value from one holding `null`."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from provision.errors import Diagnostic, DiagnosticsError
 from provision.model import Spec, Target
+from provision.record import record
 from provision.render import Artifact, Rendered
 from provision.render.envvars import EnvVar, target_vars
 from provision.secrets import Secret
@@ -104,7 +104,7 @@ def _dotenv_bare_ok(s: str) -> bool:
     return s == s.strip() and not s.startswith(("'", '"')) and not re.search(r"[\r\n]|\s#", s)
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Dialect:
     """How one dialect writes an assignment: of a literal value, quoted with `quote`, or of
     a reference to another environment variable."""
@@ -123,7 +123,7 @@ _DIALECTS: dict[str, _Dialect] = {
 DIALECTS = tuple(_DIALECTS)
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Lines:
     """A target's assignment lines, whether they inline a secret value (the file is then
     0600 and sensitive), and the variables they refer to."""

@@ -19,12 +19,12 @@ import contextlib
 import json
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError
 from provision.model import Spec, Target
+from provision.record import record
 from provision.render import Artifact, Rendered, hcl
 from provision.render.envvars import EnvVar, target_vars
 from provision.secrets import Secret
@@ -41,14 +41,14 @@ _DEFAULTS: Mapping[str, Any] = {
 _SUFFIX = {"coder_env": ".tf", "locals": ".tf", "env_block": ".hcl", "tf_json": ".tf.json"}
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Literal:
     """A plain string value, written as a quoted literal."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Ref:
     """A bare reference (`var.x`, `data.….session_token`), or `"${ref}suffix"` with a suffix."""
 
@@ -59,7 +59,7 @@ class _Ref:
 _Value = _Literal | _Ref
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Variable:
     """A sensitive Terraform `variable` carrying one secret; its description says how to set it."""
 
@@ -67,7 +67,7 @@ class _Variable:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class _Setting:
     """One environment variable of the file: its name, coder_env resource name and value."""
 
@@ -76,7 +76,7 @@ class _Setting:
     value: _Value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class _Plan:
     """What the file says, independent of the syntax it is written in."""
 

@@ -8,7 +8,6 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from provision.model import (
     Text,
     frozen_map,
 )
+from provision.record import record
 from provision.secrets import Origin, Secret
 from provision.spec.interpolate import Derived, EnvDerived, EnvValue
 from provision.spec.source import Path as DocPath
@@ -43,7 +43,7 @@ TARGET_COMMON_KEYS = frozenset({
 _SPLIT_KEYS = re.compile(r"[,;]")
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class Builder:
     """Builds model nodes from interpolated, schema-valid spec data, checking what a schema
     cannot. Problems are appended to `diagnostics` (shared with the caller), never raised."""

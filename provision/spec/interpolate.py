@@ -11,10 +11,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from provision.errors import Diagnostic, Span
+from provision.record import field, record
 from provision.secrets import Origin, Secret
 from provision.spec.source import Path, SourceMap, format_path
 
@@ -50,7 +50,7 @@ class EnvValue(EnvDerived):
         return obj
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class Ref:
     """One `${var.NAME}` or `${env.NAME}` reference; `default` is the `:-` fallback (env only)."""
 
@@ -103,7 +103,7 @@ def _clip(s: str, n: int = 40) -> str:
     return s if len(s) <= n else s[:n] + "…"
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class Interpolator:
     """Interpolates every string in a document. Collects diagnostics instead of raising, and
     reports an unset environment variable once with every place that uses it."""

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.record import record
 from provision.spec.build import misplaced_secrets
 from provision.spec.interpolate import MISSING, Interpolator
 from provision.spec.jsonschema import validate
@@ -25,7 +25,7 @@ from provision.spec.variables import coerce, declarations
 MODULE_FILE = "module.yaml"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Contribution:
     """A provider or target contributed by a module, with where it was written."""
 
@@ -56,7 +56,7 @@ def find_module(ref: str, spec_root: Path, using_file: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class Expander:
     """Expands `use:` entries into the providers and targets their modules contribute, nested
     `use:` included. Problems go to `diagnostics`; a failing module contributes nothing."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from provision.catalog import load_catalog
 from provision.errors import Diagnostic, Span, raise_if_errors
 from provision.model import Deployment, Provider, Spec, Target, frozen_map
+from provision.record import field, record
 from provision.spec.build import Builder, misplaced_secrets
 from provision.spec.interpolate import MISSING, Interpolator
 from provision.spec.jsonschema import validate
@@ -32,7 +32,7 @@ from provision.spec.variables import (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Resolved:
     """A resolved spec and the warnings found on the way; errors raise instead."""
 
@@ -40,7 +40,7 @@ class Resolved:
     warnings: tuple[Diagnostic, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Options:
     """How to resolve: the environment, -var/-var-file arguments, and whether to read secret
     sources (`validate` does not)."""

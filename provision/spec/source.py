@@ -7,16 +7,16 @@ them, keyed by the path of the node in the document, so nothing downstream has t
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Any
 
 from provision.errors import Span
+from provision.record import field, record
 
 Key = str | int
 Path = tuple[Key, ...]
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class SourceMap:
     """Where each node came from. `values[p]` spans the value at path p; `keys[p]` spans the
     mapping key whose value is at path p (so an unknown-key error can point at the key)."""
@@ -46,7 +46,7 @@ class SourceMap:
                     mine[p] = s
 
 
-@dataclass(slots=True)
+@record(frozen=False, kw_only=False)
 class Document:
     """One parsed spec file (or the merge of several): data plus where each node came from."""
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.record import record
 from provision.secrets import Origin, Secret, protect
 from provision.spec.interpolate import MISSING
 from provision.spec.source import Document, SourceMap
@@ -25,7 +25,7 @@ ENV_PREFIX = "PROVISION_VAR_"
 AUTO_VARS_GLOBS = ("*.auto.vars.yaml", "*.auto.vars.yml", "*.auto.vars.json5")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class VariableDecl:
     """One declared variable or module input: its type, default (MISSING when required)
     and whether its values are secrets."""
@@ -38,7 +38,7 @@ class VariableDecl:
     span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(kw_only=False)
 class VarArg:
     """One -var or -var-file from the command line, kept in command-line order."""
 

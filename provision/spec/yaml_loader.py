@@ -204,7 +204,7 @@ class _Loader:
                 end_line, end_column = (
                     (end.end_line, end.end_column) if end else _one_based(_mark(ev.end_mark))
                 )
-                start = closed.span  # dataclasses.replace costs several times this
+                start = closed.span  # replace() costs several times this
                 closed.span = Span(start.filename, start.line, start.column, end_line, end_column)
                 if closed.anchor is not None:
                     open_anchors.discard(closed.anchor)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import pytest
 
 import provision.catalog as catalog_module
 from provision.catalog import Catalog, CatalogEntry, load_catalog, parse_catalog
+from provision.record import FrozenInstanceError, fields
 
 REQUIRED_IDS = {
     "anthropic", "openai", "google", "xai", "deepseek", "openrouter", "ollama", "bedrock",
@@ -340,13 +340,13 @@ def test_to_json_round_trips(catalog: Catalog) -> None:
     document = catalog.to_json()
     assert json.loads(json.dumps(document)) == document
     assert [item["id"] for item in document] == [e.id for e in catalog.entries]
-    names = {f.name for f in dataclasses.fields(CatalogEntry)}
+    names = {f.name for f in fields(CatalogEntry)}
     assert all(set(item) == names for item in document)
 
 
 def test_values_are_read_only(catalog: Catalog) -> None:
     entry = catalog.entries[0]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenInstanceError):
         entry.id = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         entry.mux_options["x"] = "y"  # type: ignore[index]

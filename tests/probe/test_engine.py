@@ -3,7 +3,6 @@ failure class, concurrency, key rotation, proxies, TLS and secret hygiene."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import provision.probe.engine as engine
 from provision.model import ProbeOptions
 from provision.probe import Endpoint, Verdict, run_probes
 from provision.probe.build import join
+from provision.record import replace
 from provision.secrets import Secret
 
 KEY = "sk-test-0123456789abcdef"
@@ -318,7 +318,7 @@ def test_concurrency_is_used_and_bounded(limit: int) -> None:
         lambda seen: Answer(200, MODELS, {"Content-Type": "application/json"}, 0.2)
     ) as server:
         endpoints = [
-            dataclasses.replace(endpoint("openai", f"{server.url}/v1", KEY), address=f"e{i}")
+            replace(endpoint("openai", f"{server.url}/v1", KEY), address=f"e{i}")
             for i in range(50)
         ]
         verdicts = run_probes(endpoints, concurrency=limit)
@@ -331,7 +331,7 @@ def test_on_result_sees_every_verdict() -> None:
     seen: list[str] = []
     with serve(openai_api(KEY)) as server:
         endpoints = [
-            dataclasses.replace(endpoint("openai", f"{server.url}/v1", KEY), address=f"e{i}")
+            replace(endpoint("openai", f"{server.url}/v1", KEY), address=f"e{i}")
             for i in range(5)
         ]
         run_probes(endpoints, on_result=lambda v: seen.append(v.address))

@@ -48,6 +48,7 @@ from provision.api import load_spec
 from provision.catalog import load_catalog
 from provision.errors import DiagnosticsError, Span
 from provision.model import Bridge, Coder, Deployment, Provider, Spec, Target, Text, frozen_map
+from provision.record import replace
 from provision.render import Artifact, hcl, render
 from provision.render.terraform import STYLES
 from provision.secrets import Origin, Secret
@@ -592,7 +593,7 @@ LITERAL = st.one_of(
 def test_literal_round_trip(value: str) -> None:
     spec, target = hand_built(Path("/spec"), {"V": value, "W": "after"})
     for style in STYLES:
-        styled = dataclasses.replace(target, options={**target.options, "style": style})
+        styled = replace(target, options={**target.options, "style": style})
         (artifact,) = render(spec, styled).artifacts
         doc = read(style, (artifact,))[0]
         assert env_of(style, doc) == {"V": value, "W": "after"}, style
@@ -630,7 +631,7 @@ def test_terraform_reads_back_every_value(values: list[str]) -> None:
         root = Path(name)
         spec, target = hand_built(root, env, style="locals")
         (root / "main.tf").write_bytes(render(spec, target).artifacts[0].content)
-        tf_json = dataclasses.replace(target, options={**target.options, "style": "tf_json"})
+        tf_json = replace(target, options={**target.options, "style": "tf_json"})
         resources = render(spec, tf_json).artifacts[0].structured["resource"]["coder_env"]
         locals_json = {"locals": {"from_json": {r["name"]: r["value"] for r in resources.values()}}}
         (root / "json.tf.json").write_text(json.dumps(locals_json), encoding="utf-8")

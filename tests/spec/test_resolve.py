@@ -3,7 +3,6 @@ instances, catalog defaults, secret sources, target paths — and that the model
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from provision.api import load_spec
 from provision.errors import Diagnostic, DiagnosticsError, ProvisionError
 from provision.model import Spec
+from provision.record import FrozenInstanceError, is_record, replace
 from provision.secrets import Origin, Secret
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_bridged_base_urls(cwd: Path, url: str) -> None:
     assert providers["team-openai"].base_url == (
         "https://coder.example.com/api/v2/aibridge/team-openai/v1"
     )
-    assert providers["team-openai"].bridge == dataclasses.replace(
+    assert providers["team-openai"].bridge == replace(
         providers["openai"].bridge, instance="team-openai"
     )
     assert providers["openai"].bridge.kind == "openai"
@@ -425,8 +425,8 @@ def test_model_is_frozen(cwd: Path) -> None:
         (spec.deployments["prod"].coder, "url"),
         (provider.probe, "enabled"),
     ):
-        assert dataclasses.is_dataclass(obj)
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        assert is_record(obj)
+        with pytest.raises(FrozenInstanceError):
             setattr(obj, attr, None)
     for mapping in (
         spec.deployments,
