@@ -46,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = [a for a in args[:end] if a not in NO_COLOR_FLAGS] + args[end:]
     with error_handler(no_color=no_color) as result:
         # Shell completion calls provision with no arguments and its request in the env.
-        if not args and "_PROVISION_COMPLETE" not in os.environ:  # usage, not an error
+        if "_PROVISION_COMPLETE" in os.environ:
+            from provision.cli import completion  # noqa: F401 - its fish class answers fish
+        elif not args:  # usage, not an error
             click.echo(cli.get_help(click.Context(cli, info_name="provision")))
             return 1
         try:

@@ -3,8 +3,8 @@
 A command's module is imported only when that command runs (or when something asks the group
 for it by name): `provision validate` need not import what apply, import or bridge-sim import.
 The help listing takes each command's first help paragraph from `COMMANDS`, so `--help` imports
-none of them; a test checks that those paragraphs are the commands' own. A module that must act
-when imported (registering something with click) has to be imported here directly.
+none of them; a test checks that those paragraphs are the commands' own. The completion module,
+which replaces click's fish class, is imported by `main` when a shell asks for completions.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from gettext import gettext as _
 import click
 
 from provision import __version__
-from provision.cli import completion  # noqa: F401 - registers the working fish completion class
 
 CONTEXT = {"help_option_names": ["-h", "--help", "-help"], "max_content_width": 100}
 

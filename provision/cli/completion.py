@@ -8,8 +8,8 @@ Fish is the exception: click 8.4.0 ships a fish script that fails on every <Tab>
 (pallets/click#3502: an unquoted \\n in `string split`, and three-line answers that fish's
 command substitution cannot tell apart). The fish class below keeps click's protocol with the
 earlier one-line answer, `type,value<TAB>help`, split on the first comma only, and replaces
-click's class for the `fish` name — importing this module (as the command group does) is what
-makes provision answer fish in that format.
+click's class for the `fish` name — importing this module (as `provision.cli.main` does when a
+shell asks for completions) is what makes provision answer fish in that format.
 """
 
 from __future__ import annotations
