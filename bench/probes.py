@@ -11,7 +11,6 @@ fastest run misses the target. Bounded: every run has a deadline and the server 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import threading
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from provision.catalog import load_catalog
 from provision.probe import Endpoint, run_probes
+from provision.record import replace
 from provision.secrets import Secret
 
 MODELS = json.dumps({"object": "list", "data": [{"id": "bench-model"}]}).encode()
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             default_base_url=False,
         )
         endpoints = [
-            dataclasses.replace(template, address=f"bench.{i}") for i in range(args.endpoints)
+            replace(template, address=f"bench.{i}") for i in range(args.endpoints)
         ]
         _, sample = timed(endpoints[:SAMPLE], concurrency=1)  # also warms up the imports
         serial = sample / SAMPLE * args.endpoints
