@@ -20,12 +20,16 @@ def load_spec(
     env: Mapping[str, str] | None = None,
     var_args: Sequence[VarArg] = (),
     read_secrets: bool = True,
+    deployment: str | None = None,
 ) -> Resolved:
-    """Load, validate and resolve a spec file or directory. Raises DiagnosticsError."""
+    """Load, validate and resolve a spec file or directory. Raises DiagnosticsError.
+
+    With `deployment`, only that deployment is resolved (see `provision.spec.resolve`)."""
     options = Options(
         env=dict(os.environ) if env is None else env,
         var_args=tuple(var_args),
         read_secrets=read_secrets,
+        deployment=deployment,
     )
     return load(Path(path), options)
 

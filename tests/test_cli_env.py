@@ -324,3 +324,42 @@ def test_warnings_go_to_stderr_only(in_spec: Path, capsys: pytest.CaptureFixture
 def test_shell_choices_are_checked(in_spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli_run(capsys, "-d", "prod", "--shell", "tcsh")
     assert code == 1 and "'tcsh' is not one of" in err
+
+
+def test_other_deployments_need_not_resolve_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A workspace has its own deployment's variables and files, not every deployment's: what
+    only another deployment (or a target) reads may be missing, and `env` still answers."""
+    (tmp_path / "provision.yaml").write_text(textwrap.dedent("""\
+        version: 1
+        deployments:
+          mine:
+            providers:
+              xai: {api_key: {env: XAI_KEY}}
+          theirs:
+            coder: {url: "${env.THEIR_CODER_URL}", token: {env: THEIR_TOKEN}}
+            providers:
+              openai: {via: aibridge}
+              groq: {api_key: {file: missing.key}}
+        targets:
+          theirs-jsonc: {type: mux_providers, deployment: theirs, path: "${env.THEIR_HOME}/p.jsonc"}
+        """), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for name in ("THEIR_CODER_URL", "THEIR_TOKEN", "THEIR_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XAI_KEY", XAI_KEY)
+    code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash")
+    assert (code, err) == (0, "")
+    assert out == "export XAI_API_KEY=\"${XAI_KEY}\"\nexport XAI_BASE_URL='https://api.x.ai/v1'\n"
+    # The same spec, asked for the deployment that does need them, names what is missing.
+    code, out, err = cli_run(capsys, "-d", "theirs", "--shell", "bash")
+    assert (code, out) == (1, "")
+    assert "THEIR_CODER_URL" in err
+    # And a structural error anywhere in the file still fails every deployment.
+    text = (tmp_path / "provision.yaml").read_text(encoding="utf-8")
+    (tmp_path / "provision.yaml").write_text(text.replace("{via: aibridge}", "{via: nowhere}"),
+                                             encoding="utf-8")
+    code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash")
+    assert (code, out) == (1, "")
+    assert 'provision.yaml:9:21: error: Invalid value "nowhere"' in err

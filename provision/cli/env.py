@@ -17,7 +17,6 @@ lines go that way, under the rules above; diagnostics still go through Output to
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -33,6 +32,7 @@ from provision.model import Deployment, Spec
 from provision.render.envvars import EnvVar, provider_vars
 from provision.render.shell import export_lines
 from provision.secrets import Secret
+from provision.spec.resolve import unknown_deployment
 
 DIALECTS = {"bash": "posix", "zsh": "posix", "fish": "fish", "powershell": "powershell",
             "dotenv": "dotenv"}  # fmt: skip
@@ -74,15 +74,9 @@ def deployment_vars(spec: Spec, name: str) -> list[EnvVar]:
 
 def _deployment(spec: Spec, name: str) -> Deployment:
     deployment = spec.deployments.get(name)
-    if deployment is not None:
-        return deployment
-    hint = difflib.get_close_matches(name, list(spec.deployments), n=1)
-    detail = (
-        f'Did you mean "{hint[0]}"?'
-        if hint
-        else "Deployments: " + (", ".join(spec.deployments) or "(none)")
-    )
-    raise DiagnosticsError([Diagnostic.error(f'No deployment "{name}" in the spec', detail)])
+    if deployment is None:
+        raise DiagnosticsError([unknown_deployment(name, list(spec.deployments))])
+    return deployment
 
 
 def assignments(variables: list[EnvVar], dialect: str, *, reveal: bool, to_tty: bool) -> str:
@@ -145,7 +139,9 @@ def command(
 ) -> int:
     """Print export lines for eval "$(provision env -d DEPLOYMENT)"."""
     out = output(ctx)
-    resolved = api.load_spec(spec_path, var_args=var_args(ctx))
+    # This deployment alone: what other deployments read need not exist here (a workspace has
+    # its own deployment's variables and files).
+    resolved = api.load_spec(spec_path, var_args=var_args(ctx), deployment=deployment)
     out.diagnostics(resolved.warnings)
     variables = deployment_vars(resolved.spec, deployment)
     dialect = DIALECTS[shell or default_shell(os.environ)]

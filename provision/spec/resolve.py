@@ -3,6 +3,11 @@
 `read_secrets=False` (what `provision validate` uses) checks everything but reads no secret
 source: `{env: …}`, `{file: …}` and `{env_list: …}` become unknown secrets, as Terraform's
 validate needs no credentials.
+
+`deployment=NAME` (what `provision env -d NAME` uses) resolves that deployment alone: the whole
+file is still checked against the schema and every variable still gets its value, but the other
+deployments are not interpolated or built, so an environment variable or secret file only they
+use need not exist, and the targets are left out.
 """
 
 from __future__ import annotations
@@ -48,6 +53,17 @@ class Options:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     var_args: Sequence[VarArg] = ()
     read_secrets: bool = True
+    deployment: str | None = None  # resolve this deployment alone, without targets
+
+
+def unknown_deployment(name: str, known: Sequence[str]) -> Diagnostic:
+    """The error for a deployment name the spec does not have, with the closest one."""
+    import difflib
+
+    hint = difflib.get_close_matches(name, list(known), n=1)
+    detail = f'Did you mean "{hint[0]}"?' if hint else "Deployments: " + (
+        ", ".join(known) or "(none)")
+    return Diagnostic.error(f'No deployment "{name}" in the spec', detail)
 
 
 def spec_root(path: Path) -> Path:
@@ -67,6 +83,12 @@ def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
                                       "Every spec starts with `version: 1`.", doc.source.at(())))
     raise_if_errors(diags)
     data: dict[str, Any] = doc.data
+    if opts.deployment is not None:
+        every = data.get("deployments") or {}
+        if opts.deployment not in every:
+            raise_if_errors([unknown_deployment(opts.deployment, list(every))])
+        data = {**data, "deployments": {opts.deployment: every[opts.deployment]}}
+        data.pop("targets", None)
 
     decls = declarations(data.get("variables") or {}, doc.source, ("variables",))
     var_values, var_diags = values(decls, env=opts.env, auto_files=auto_var_files(root),
