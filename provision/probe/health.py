@@ -1,9 +1,15 @@
 """Health history beside the state (`.provision/health.jsonl`), bounded, and its summary:
 per endpoint the success rate over a rolling window, p50/p95 latency, last check and verdict
-(seed 003). Records hold verdicts only — never a credential."""
+(seed 003). Records hold verdicts only — never a credential.
+
+Concurrent probe runs append under an exclusive `flock` on `health.jsonl.lock`, which is never
+replaced: cutting the file back replaces health.jsonl by a rename, so a lock on the data file
+itself would let a writer that opened it just before the rename append to the orphaned file.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import statistics
@@ -32,12 +38,17 @@ def append(state_dir: Path, verdicts: Iterable[Verdict], *, when: float | None =
         return
     ensure_dir(state_dir)
     path = history_path(state_dir)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        os.write(fd, lines.encode())
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, lines.encode())
+        finally:
+            os.close(fd)
+        _bound(path)
     finally:
-        os.close(fd)
-    _bound(path)
+        os.close(lock)
 
 
 def _bound(path: Path) -> None:
