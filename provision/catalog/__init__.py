@@ -146,6 +146,9 @@ class CatalogEntry:
     mux_base_path: str | None
     mux_options: Mapping[str, str]
     mux_flatten: Mapping[str, tuple[str, ...]]
+    # mux_options key -> the values this provider accepts, narrower than the spec schema's enum
+    # (which covers every provider taking the key)
+    option_values: Mapping[str, tuple[str, ...]]
     secret_options: tuple[str, ...]
     aibridge: AIBridgeRoute | None
     probe: str
@@ -349,6 +352,7 @@ def _read_entry(
         mux_base_path=t.optional_text("mux_base_path"),
         mux_options=t.text_map("mux_options"),
         mux_flatten=t.list_map("mux_flatten"),
+        option_values=t.list_map("option_values"),
         secret_options=t.texts("secret_options", required=False),
         aibridge=None if aibridge_table is None else _read_aibridge(aibridge_table),
         probe=t.text("probe"),
@@ -423,6 +427,8 @@ def _check_entry(
         '"custom" needs an OpenAI-compatible api or a mux_base_path that reaches one',
     )
     check(not set(e.mux_options) & set(e.mux_flatten), "mux_flatten", "repeats a mux_options key")
+    check(set(e.option_values) <= set(e.mux_options), "option_values",
+          "names a key that is not in mux_options")
     check(
         set(e.secret_options) <= set(e.mux_options) | set(e.extra_env),
         "secret_options",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -201,6 +202,12 @@ class Builder:
             value = raw[key]
             if key in SECRET_OPTION_KEYS:
                 value = self.secret(value, source, (*path, key))
+            allowed = entry.option_values.get(key)
+            if allowed is not None and value not in allowed:
+                listing = ", ".join(f'"{v}"' for v in allowed)
+                self.error(f"Invalid value {json.dumps(value)} for {format_path((*path, key))}",
+                           f"{entry.display_name} accepts one of: {listing}.",
+                           source.at((*path, key)))
             options[key] = value
         headers = {k: self.text(v, source, (*path, "headers", k))
                    for k, v in (raw.get("headers") or {}).items()}

@@ -112,6 +112,10 @@ def options_table(catalog: Catalog) -> str:
         if not takers:
             continue
         value = describe(schema)
+        narrowed = [f"`{e.id}`: {_codes(e.option_values[key])}"
+                    for e in takers if key in e.option_values]
+        if narrowed:
+            value += " (" + "; ".join(narrowed) + " only)"
         if any(key in e.mux_flatten for e in takers):
             value += " (below)"
         lines.append(_row(f"`{key}`", value, _codes([e.id for e in takers]),

@@ -192,6 +192,19 @@ CASES = [
         ),
     ),
     Case(
+        "option_value_for_provider",
+        (
+            d(
+                E,
+                S,
+                7,
+                23,
+                f'Invalid value "flex" for {P}.xai.service_tier',
+                'xAI accepts one of: "default", "priority".',
+            ),
+        ),
+    ),
+    Case(
         "temperature_range",
         (
             d(
