@@ -9,7 +9,7 @@ from typing import Any
 
 import json5
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
@@ -231,11 +231,20 @@ json_values = st.recursive(
 
 @PROPERTY
 @given(value=json_values, indent=st.sampled_from([None, 0, 2, "\t"]))
+@example(value="\x000", indent=None)  # NUL then a digit: json5 writes an escape JSON5 forbids
 def test_json_and_json5_dumps_load_like_the_reference(value: Any, indent: int | str | None) -> None:
     for text in (
         json5.dumps(value, ensure_ascii=False, indent=indent),
         json.dumps(value, ensure_ascii=False, indent=indent),
     ):
+        try:
+            json5.loads(text)
+        except ValueError:
+            # json5 0.17 writes NUL before a digit as "\00", which JSON5 forbids (\0 must not
+            # be followed by a digit) and its own loads rejects: both parsers refuse it.
+            with pytest.raises(DiagnosticsError, match=r'invalid escape "\\0'):
+                load_json5(text, F)
+            continue
         doc = load_json5(text, F)
         assert doc.data == value
         assert doc.data == json5.loads(text)
