@@ -147,8 +147,11 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
 def _own_fields(cls: type) -> list[Field]:
     out = []
     for name, annotation in inspect.get_annotations(cls).items():
-        if isinstance(annotation, str) and annotation.startswith(("ClassVar", "typing.ClassVar")):
+        text = annotation if isinstance(annotation, str) else repr(annotation)
+        if text.startswith(("ClassVar", "typing.ClassVar")):
             continue
+        if text.startswith(("InitVar", "dataclasses.InitVar")):
+            raise TypeError(f"{cls.__qualname__}.{name}: records have no InitVar")
         value = cls.__dict__.get(name, MISSING)
         f = value if isinstance(value, Field) else Field(value, MISSING, True, True, True)
         if isinstance(f.default, list | dict | set):

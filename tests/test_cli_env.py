@@ -337,6 +337,7 @@ def test_other_deployments_need_not_resolve_here(
           mine:
             providers:
               xai: {api_key: {env: XAI_KEY}}
+            use: [{module: ./mod}]
           theirs:
             coder: {url: "${env.THEIR_CODER_URL}", token: {env: THEIR_TOKEN}}
             providers:
@@ -345,13 +346,23 @@ def test_other_deployments_need_not_resolve_here(
         targets:
           theirs-jsonc: {type: mux_providers, deployment: theirs, path: "${env.THEIR_HOME}/p.jsonc"}
         """), encoding="utf-8")
+    # A module's own target, for the deployment asked for, reads a variable that is unset too.
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / "module.yaml").write_text(textwrap.dedent("""\
+        version: 1
+        providers:
+          deepseek: {api_key: {env: XAI_KEY}}
+        targets:
+          sh: {type: shell_exports, path: "${env.THEIR_HOME}/x.sh"}
+        """), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     for name in ("THEIR_CODER_URL", "THEIR_TOKEN", "THEIR_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XAI_KEY", XAI_KEY)
     code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash")
     assert (code, err) == (0, "")
-    assert out == "export XAI_API_KEY=\"${XAI_KEY}\"\nexport XAI_BASE_URL='https://api.x.ai/v1'\n"
+    assert out.startswith("export XAI_API_KEY=\"${XAI_KEY}\"\nexport XAI_BASE_URL='https://api.x.ai/v1'\n")
+    assert 'export DEEPSEEK_API_KEY="${XAI_KEY}"' in out  # the module's target: never resolved
     # The same spec, asked for the deployment that does need them, names what is missing.
     code, out, err = cli_run(capsys, "-d", "theirs", "--shell", "bash")
     assert (code, out) == (1, "")
@@ -362,4 +373,33 @@ def test_other_deployments_need_not_resolve_here(
                                              encoding="utf-8")
     code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash")
     assert (code, out) == (1, "")
-    assert 'provision.yaml:9:21: error: Invalid value "nowhere"' in err
+    assert 'provision.yaml:10:21: error: Invalid value "nowhere"' in err
+
+
+def test_required_variables_are_still_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Variables belong to the whole spec, as in Terraform with -target: one only another
+    deployment uses must still be given."""
+    (tmp_path / "provision.yaml").write_text(textwrap.dedent("""\
+        version: 1
+        variables:
+          their_url: {type: string}
+        deployments:
+          mine:
+            providers:
+              xai: {api_key: {env: XAI_KEY}}
+          theirs:
+            coder: {url: "${var.their_url}", token: {env: THEIR_TOKEN}}
+            providers:
+              openai: {via: aibridge}
+        """), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XAI_KEY", XAI_KEY)
+    code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash")
+    assert (code, out) == (1, "")
+    assert "their_url" in err
+    code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash", "-var",
+                             "their_url=https://c.example.com")
+    assert (code, err) == (0, "")
+    assert 'export XAI_API_KEY="${XAI_KEY}"' in out

@@ -191,30 +191,51 @@ def test_methods_the_class_writes_are_kept() -> None:
     assert repr(Masked(value="secret")) == "Masked(***)"
 
 
-# Parity: one class body, made by dataclasses and by record, behaves the same.
+# Parity: one class hierarchy, made by dataclasses and by record, behaves the same.
 
 def _both(kw_only: bool) -> tuple[type, type]:
-    def body() -> dict[str, Any]:
-        return {"__annotations__": {"a": "int", "b": "str", "c": "tuple[int, ...]",
-                                    "d": "str | None"},
-                "b": "x", "c": (),
-                "d": None, "__module__": __name__}
+    def make(decorate: Any, fld: Any) -> type:
+        base = decorate(type("B", (), {
+            "__annotations__": {"span": "str | None", "kind": "str"},
+            "span": fld(default=None, compare=False, repr=False), "kind": "base",
+            "__module__": __name__}))
 
-    dc = dataclasses.dataclass(frozen=True, slots=True, kw_only=kw_only)(
-        type("P", (), body()))
-    rc = record(kw_only=kw_only)(type("P", (), body()))
+        def post_init(self: Any) -> None:
+            object.__setattr__(self, "size", len(self.a) if isinstance(self.a, str) else -1)
+
+        return decorate(type("P", (base,), {
+            "__annotations__": {"a": "Any", "b": "str", "c": "tuple[int, ...]",
+                                "d": "str | None", "size": "int"},
+            "a": "", "b": "x", "c": (), "d": fld(default=None, repr=False),
+            "size": fld(init=False, default=0), "__post_init__": post_init,
+            "__module__": __name__}))
+
+    dc = make(dataclasses.dataclass(frozen=True, slots=True, kw_only=kw_only), dataclasses.field)
+    rc = make(record(kw_only=kw_only), field)
     return dc, rc
 
 
 @pytest.mark.parametrize("kw_only", [True, False])
-@pytest.mark.parametrize("values", [{"a": 1}, {"a": 2, "b": "y"}, {"a": 0, "c": (1, 2),
-                                                                   "d": "z"}])
+@pytest.mark.parametrize("values", [{"a": "one"}, {"a": 2, "b": "y", "span": "s"},
+                                    {"a": "zz", "c": (1, 2), "d": "z", "kind": "k"}])
 def test_parity_with_dataclasses(kw_only: bool, values: dict[str, Any]) -> None:
     dc, rc = _both(kw_only)
     d, r = dc(**values), rc(**values)
     assert repr(d) == repr(r)
     assert hash(d) == hash(r)
+    assert d.size == r.size
     assert [f.name for f in dataclasses.fields(d)] == [f.name for f in fields(r)]
-    assert dc(**values) == d and rc(**values) == r
-    assert dataclasses.replace(d, a=9).a == replace(r, a=9).a == 9
+    other = {**values, "span": "elsewhere"}  # compare=False: still equal
+    assert dc(**other) == d and rc(**other) == r
+    assert (dc(**{**values, "b": "q"}) == d) == (rc(**{**values, "b": "q"}) == r) is False
+    d2, r2 = dataclasses.replace(d, a="four"), replace(r, a="four")
+    assert (d2.a, d2.size, d2.span) == (r2.a, r2.size, r2.span)
     assert dc.__slots__ == rc.__slots__  # type: ignore[attr-defined]
+    assert dc.__match_args__ == rc.__match_args__  # type: ignore[attr-defined]
+
+
+def test_initvar_is_refused() -> None:
+    with pytest.raises(TypeError, match="records have no InitVar"):
+        @record
+        class Init:
+            x: dataclasses.InitVar[int]  # type: ignore[valid-type]

@@ -60,10 +60,13 @@ def _read(cache: Path, digest: bytes) -> dict[str, Any] | None:
 
 
 def _write(cache: Path, digest: bytes, doc: dict[str, Any]) -> None:
-    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    # A fresh name, created exclusively (as CPython writes bytecode): never through a symlink
+    # or into another writer's file, in a shared PYTHONPYCACHEPREFIX too.
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as f:
             marshal.dump((_LAYOUT, digest, doc), f)
         tmp.replace(cache)  # readers see the old file or the whole new one
     except (OSError, ValueError):

@@ -30,11 +30,11 @@ def run() -> NoReturn:
     one, a tenth of a short command's wall time. A failed flush (a closed pipe) exits 1.
     """
     code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:
-        code = code or 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            code = code or 1
     os._exit(code)
 
 

@@ -5,11 +5,13 @@ per endpoint the success rate over a rolling window, p50/p95 latency, last check
 Concurrent probe runs append under an exclusive `flock` on `health.jsonl.lock`, which is never
 replaced: cutting the file back replaces health.jsonl by a rename, so a lock on the data file
 itself would let a writer that opened it just before the rename append to the orphaned file.
+Where the filesystem cannot lock (some network mounts), the append goes ahead unlocked: the
+history is a record of probes, not worth failing a probe run or an apply for.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import json
 import os
 import statistics
@@ -40,7 +42,10 @@ def append(state_dir: Path, verdicts: Iterable[Verdict], *, when: float | None =
     path = history_path(state_dir)
     lock = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed
+        import fcntl  # POSIX only: imported here so that importing this module never fails
+
+        with contextlib.suppress(OSError):  # ENOLCK, EOPNOTSUPP: no locks on this filesystem
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, lines.encode())

@@ -120,6 +120,9 @@ class _Node:
 
     def __init__(self, pending: tuple[_Compiler, Any, str] | None = None) -> None:
         self.pending = pending  # (compiler, schema, pointer) until first needed
+        self.reset()
+
+    def reset(self) -> None:
         self.is_interp = False
         self.checks: tuple[Check, ...] = ()
         self.own_types: Types = None
@@ -137,7 +140,11 @@ class _Node:
         recurses, whatever cycles the schema's $refs make."""
         if self.pending is not None:
             compiler, schema, ptr = self.pending
-            compiler.build(self, schema, ptr)  # a developer error raises again on next use
+            try:
+                compiler.build(self, schema, ptr)
+            except BaseException:
+                self.reset()  # a developer error raises again on next use, from scratch
+                raise
             self.pending = None
         return self
 

@@ -64,6 +64,7 @@ class Expander:
     spec_root: Path
     env: Mapping[str, str]
     diagnostics: list[Diagnostic]
+    targets: bool = True  # False: leave modules' targets out, uninterpolated (`env -d`)
 
     def expand(self, use: list[Any], source: SourceMap, path: DocPath,
                stack: tuple[Path, ...] = ()) -> list[Contribution]:
@@ -106,13 +107,14 @@ class Expander:
         if inputs is None:
             return []
         interp = Interpolator(inputs, self.env, doc.source, scope="input")
-        body = {k: interp.walk(doc.data[k], (k,)) for k in ("providers", "targets", "use")
-                if k in doc.data}
+        kinds = ("providers", "targets", "use") if self.targets else ("providers", "use")
+        body = {k: interp.walk(doc.data[k], (k,)) for k in kinds if k in doc.data}
         interp_diags = interp.finish()
         self.diagnostics.extend(interp_diags)
         if any(d.is_error for d in interp_diags):
             return []
-        problems = validate({**doc.data, **body}, doc.source, module_schema(), resolved=True)
+        unresolved = {k: v for k, v in doc.data.items() if k != "targets" or self.targets}
+        problems = validate({**unresolved, **body}, doc.source, module_schema(), resolved=True)
         problems += misplaced_secrets(body, doc.source)
         if problems:
             self.diagnostics.extend(problems)

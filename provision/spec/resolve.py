@@ -7,7 +7,8 @@ validate needs no credentials.
 `deployment=NAME` (what `provision env -d NAME` uses) resolves that deployment alone: the whole
 file is still checked against the schema and every variable still gets its value, but the other
 deployments are not interpolated or built, so an environment variable or secret file only they
-use need not exist, and the targets are left out.
+use need not exist, and the targets are left out (the top-level ones and those modules
+contribute).
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
 
     builder = Builder(catalog=load_catalog(), root=root, env=opts.env,
                       read_secrets=opts.read_secrets, diagnostics=diags)
-    expander = Expander(spec_root=root, env=opts.env, diagnostics=diags)
+    expander = Expander(spec_root=root, env=opts.env, diagnostics=diags,
+                        targets=opts.deployment is None)
     deployments: dict[str, Deployment] = {}
     raw_targets: list[Contribution] = [
         Contribution(kind="targets", name=name, body=raw, source=doc.source,

@@ -3,6 +3,7 @@ is in, and written only where and when Python would write bytecode."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -91,6 +92,8 @@ def test_pycache_prefix_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     tomlcache.load(src)
     cache = tomlcache.cache_path(src)
     assert cache.is_file()
+    # Where Python itself puts the bytecode of a module beside this file.
+    assert cache.parent == Path(importlib.util.cache_from_source(str(src.parent / "m.py"))).parent
     assert cache.is_relative_to(tmp_path / "prefix")
     assert not (src.parent / "__pycache__").exists()
 
@@ -126,3 +129,18 @@ def test_cli_process_writes_then_uses_the_catalog_cache(tmp_path: Path) -> None:
     assert runs == [[count, "True"], [count, "False"]]
     tag = sys.implementation.cache_tag
     assert [p.name for p in tmp_path.rglob("*.marshal")] == [f"catalog.toml.{tag}.marshal"]
+
+
+def test_the_cache_is_never_written_through_a_planted_symlink(tmp_path: Path,
+                                                              writing: None) -> None:
+    src = tmp_path / "data.toml"
+    src.write_text(TEXT)
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    cache = tomlcache.cache_path(src)
+    cache.parent.mkdir()
+    for pid_guess in range(2):  # names a writer might have used; ours are unpredictable
+        (cache.parent / f"{cache.name}.{os.getpid() + pid_guess}.tmp").symlink_to(victim)
+    assert tomlcache.load(src) == tomllib.loads(TEXT)
+    assert victim.read_text() == "untouched"
+    assert cache.is_file() and not cache.is_symlink()

@@ -3,6 +3,7 @@ cutting the history back never replaces, so no run's records land in an orphaned
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from provision.probe import Verdict, health
 
@@ -20,6 +23,7 @@ from pathlib import Path
 from provision.probe import Verdict, health
 health.MAX_RECORDS = int(sys.argv[3])
 state_dir, name = Path(sys.argv[1]), sys.argv[2]
+print("ready", flush=True)
 for i in range(int(sys.argv[4])):
     health.append(state_dir, [Verdict(address=f"{name}.{i}", url="http://127.0.0.1:9/v1",
                                       outcome="ok", status=200, latency_ms=1.0, reason="ok",
@@ -63,6 +67,8 @@ def test_an_append_waits_for_the_lock(tmp_path: Path) -> None:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         proc = appender(tmp_path, "waiting", 5000, 1)
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"  # imports done; it is about to append
         time.sleep(0.5)
         assert proc.poll() is None
         assert not (tmp_path / health.HISTORY_FILENAME).exists()
@@ -83,3 +89,15 @@ def test_verdicts_in_the_history_carry_no_credential(tmp_path: Path) -> None:
     text = (tmp_path / health.HISTORY_FILENAME).read_text()
     assert "sk-never-in-history" not in text
     assert json.loads(text)["candidate"] == 1
+
+
+def test_a_filesystem_without_locks_still_records(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    health.append(tmp_path, [Verdict(address="a", url="http://127.0.0.1:9/v1", outcome="ok",
+                                     status=200, latency_ms=1.0, reason="ok", hint="",
+                                     model_count=None, attempts=1, required=True)])
+    assert [r["address"] for r in health.read(tmp_path)] == ["a"]

@@ -555,16 +555,31 @@ def test_validate_raises_for_an_unsupported_part_it_reaches() -> None:
 
 
 def test_lazy_compilation_reports_what_eager_compilation_did() -> None:
-    """Errors do not depend on which parts earlier validations compiled: a value checked against
-    a fresh schema and against one already used for other values gets the same diagnostics."""
+    """Diagnostics do not depend on what was compiled before: a value checked against a fresh
+    schema, against one whose tree was compiled whole first, and against one already used for
+    another value all get the same ones."""
     schema_module = pytest.importorskip("provision.spec.schema")
+    from provision.spec import jsonschema
+
     bad = {"version": 1, "deployments": {"prod": {"coder": {"url": 3}, "providers": {
-        "openai": {"via": "bridge", "bogus": True}}}}, "targets": {"t": {"type": "nope"}}}
+        "openai": {"via": "bridge", "bogus": True}, "xai": {"enabled": "yes"}}}},
+        "targets": {"t": {"type": "nope"}, "u": {"type": "mux_providers", "secrets": 1}}}
     fresh = validate(bad, SourceMap(), copy.deepcopy(schema_module.spec_schema()))
+
+    eager = copy.deepcopy(schema_module.spec_schema())
+    root = jsonschema._compiled(eager, False)
+    assert root.pending is not None
+    nodes = root.pending[0].nodes
+    while any(n.pending is not None for n in nodes.values()):
+        for node in list(nodes.values()):
+            node.ensure()
+    assert len(nodes) > 200  # the whole tree, not the part one value reaches
+
     warm = copy.deepcopy(schema_module.spec_schema())
     validate({"version": 1, "deployments": {"x": {}}}, SourceMap(), warm)
+    assert validate(bad, SourceMap(), eager) == fresh
     assert validate(bad, SourceMap(), warm) == fresh
-    assert len(fresh) >= 3
+    assert len(fresh) >= 5
 
 
 def test_compiled_once_and_cached_by_identity() -> None:
