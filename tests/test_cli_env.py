@@ -403,3 +403,31 @@ def test_required_variables_are_still_needed(
                              "their_url=https://c.example.com")
     assert (code, err) == (0, "")
     assert 'export XAI_API_KEY="${XAI_KEY}"' in out
+
+
+def test_azure_settings_are_exported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mux takes Azure OpenAI only from AZURE_OPENAI_* variables, so the spec's deployment name
+    and API version must reach them."""
+    (tmp_path / "provision.yaml").write_text(textwrap.dedent("""\
+        version: 1
+        deployments:
+          az:
+            providers:
+              azure-openai:
+                base_url: https://res.openai.azure.com
+                api_key: {env: AZ_KEY}
+                azure_deployment: gpt-4o-prod
+                api_version: 2024-10-21
+        """), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AZ_KEY", "az-key-123456")
+    code, out, err = cli_run(capsys, "-d", "az", "--shell", "bash")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        'export AZURE_OPENAI_API_KEY="${AZ_KEY}"',
+        "export AZURE_OPENAI_ENDPOINT='https://res.openai.azure.com'",
+        "export AZURE_OPENAI_DEPLOYMENT='gpt-4o-prod'",
+        "export AZURE_OPENAI_API_VERSION='2024-10-21'",
+    ]

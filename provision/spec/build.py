@@ -35,7 +35,7 @@ PROVIDER_OPTION_KEYS = frozenset({
     "organization", "service_tier", "wire_format", "store", "cache_ttl",
     "codex_oauth_default_auth", "default_model", "api_version", "websocket_transport_enabled",
     "disable_beta_features", "search_parameters", "region", "profile", "bearer_token",
-    "access_key_id", "secret_access_key", "routing",
+    "access_key_id", "secret_access_key", "routing", "azure_deployment",
 })
 SECRET_OPTION_KEYS = frozenset({"bearer_token", "access_key_id", "secret_access_key"})
 TARGET_COMMON_KEYS = frozenset({
@@ -382,7 +382,9 @@ def rotation_keys(env: Mapping[str, str], prefix: str) -> list[str]:
 
 
 def _takes_option(entry: CatalogEntry, key: str) -> bool:
-    return key in entry.mux_options or key in entry.mux_flatten
+    """Whether the provider has a use for the option: a Mux key, or an environment variable
+    (Azure OpenAI's deployment and API version reach Mux only that way)."""
+    return key in entry.mux_options or key in entry.mux_flatten or key in entry.extra_env
 
 
 def default_mux_path(env: Mapping[str, str]) -> Path:

@@ -99,16 +99,18 @@ def providers_table(catalog: Catalog) -> str:
 
 def _mux_key(entries: Sequence[CatalogEntry], key: str) -> str:
     names = {e.mux_options[key] for e in entries if key in e.mux_options}
-    if names:
-        return _codes(sorted(names))
     subs = dict.fromkeys(s for e in entries for s in e.mux_flatten.get(key, ()))
-    return "top-level " + _codes(list(subs))
+    env = [f"{e.id}: env `{e.extra_env[key][0]}`" for e in entries
+           if key in e.extra_env and key not in e.mux_options and e.extra_env[key]]
+    shown = _codes(sorted(names)) if names else "top-level " + _codes(list(subs)) if subs else ""
+    return "; ".join(part for part in (shown, *env) if part)
 
 
 def options_table(catalog: Catalog) -> str:
     lines = [_row("Key", "Value", "Applies to", "Mux key"), _row(*["---"] * 4)]
     for key, schema in _provider_schema()["properties"].items():
-        takers = [e for e in catalog.entries if key in e.mux_options or key in e.mux_flatten]
+        takers = [e for e in catalog.entries
+                  if key in e.mux_options or key in e.mux_flatten or key in e.extra_env]
         if not takers:
             continue
         value = describe(schema)

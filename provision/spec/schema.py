@@ -170,7 +170,10 @@ _PROVIDER = {
         "store": _bool("OpenAI `store`."),
         "codex_oauth_default_auth": _enum("OpenAI: default auth for Codex.", "oauth", "apiKey"),
         "default_model": _str("OpenAI: default model."),
-        "api_version": _str("OpenAI: API version (Azure-style deployments)."),
+        "api_version": _str("OpenAI: API version (Azure-style deployments). Azure OpenAI: "
+                            "AZURE_OPENAI_API_VERSION."),
+        "azure_deployment": _str("Azure OpenAI: the deployment name (AZURE_OPENAI_DEPLOYMENT).",
+                                 minLength=1),
         "websocket_transport_enabled": _bool("OpenAI: use the WebSocket transport."),
         "cache_ttl": _enum("Anthropic prompt cache TTL.", "5m", "1h"),
         "disable_beta_features": _bool("Anthropic: disable beta features."),

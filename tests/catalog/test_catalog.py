@@ -200,7 +200,7 @@ def test_azure_env_names_match_mux_docs(catalog: Catalog) -> None:
     assert azure is not None
     assert azure.key_env == ("AZURE_OPENAI_API_KEY",)
     assert azure.base_url_env == ("AZURE_OPENAI_ENDPOINT",)
-    assert azure.extra_env["deployment"] == ("AZURE_OPENAI_DEPLOYMENT",)
+    assert azure.extra_env["azure_deployment"] == ("AZURE_OPENAI_DEPLOYMENT",)
     assert azure.extra_env["api_version"][0] == "AZURE_OPENAI_API_VERSION"
     assert azure.base_url is None
     assert azure.base_url_required

@@ -192,6 +192,19 @@ CASES = [
         ),
     ),
     Case(
+        "azure_option_elsewhere",
+        (
+            d(
+                E,
+                S,
+                6,
+                9,
+                '"azure_deployment" does not apply to provider "openai" (openai)',
+                "It applies to: azure-openai.",
+            ),
+        ),
+    ),
+    Case(
         "option_value_for_provider",
         (
             d(
