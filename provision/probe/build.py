@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from provision.catalog import ProbeStep
-from provision.probe import Endpoint, Outcome
+from provision.probe import Endpoint, Outcome, sigv4
 from provision.record import field, record, replace
 from provision.secrets import MASK, REDACTOR, Secret
 
@@ -23,8 +23,8 @@ _HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 _JSON = "application/json"
 _USER_AGENT = "provision-probe/0.1"
 
-# (header, value template) per recipe auth scheme. "aws" is a Bedrock API key, sent as Bearer;
-# SigV4 signing is out of scope and handled (as "unverified") before a request is built.
+# (header, value template) per recipe auth scheme. "aws" with a credential is a Bedrock API key,
+# sent as Bearer; without one, an access key pair in the settings signs the request (SigV4).
 _AUTH: Mapping[str, tuple[str, str]] = {
     "bearer": ("Authorization", "Bearer {}"),
     "aws": ("Authorization", "Bearer {}"),
@@ -180,6 +180,18 @@ def build(
     if spec.body is not None and step.method == "POST":
         body = spec.body.encode()
         headers["Content-Type"] = _JSON
+    keys = aws_keys(endpoint) if scheme == "aws" and credential is None else None
+    if keys is not None:
+        where = sigv4.service_and_region(urlsplit(url).hostname or "")
+        if where is None:
+            raise BuildError("unverified", "an access key pair signs requests to AWS hosts only",
+                             "probe the default endpoint, or set bearer_token")
+        access, secret = (k.reveal() for k in keys)
+        secrets += [access, secret]
+        for name, value in sigv4.sign(step.method, url, body or b"", access_key=access,
+                                      secret_key=secret, service=where[0],
+                                      region=where[1]).items():
+            put(name, Secret(value) if name == "Authorization" else value)
     return Request(
         method=step.method,
         url=url,
@@ -188,6 +200,14 @@ def build(
         carries_secret=carries_secret,
         secrets=tuple(secrets),
     )
+
+
+def aws_keys(endpoint: Endpoint) -> tuple[Secret, Secret] | None:
+    """The endpoint's access key ID and secret access key settings, when both are known."""
+    pair = endpoint.settings.get("access_key_id"), endpoint.settings.get("secret_access_key")
+    if all(isinstance(k, Secret) and k.known for k in pair):
+        return pair  # type: ignore[return-value]
+    return None
 
 
 def is_loopback(host: str) -> bool:

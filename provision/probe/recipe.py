@@ -15,6 +15,7 @@ from provision.probe.build import (
     Request,
     Step,
     auth_scheme,
+    aws_keys,
     build,
     display_url,
     fill,
@@ -82,10 +83,11 @@ async def run_recipe(endpoint: Endpoint, credential: Secret | None, exchange: Ex
         sent = secret_captures.get(spec.credential) if spec.credential else credential
         if scheme == "none":
             sent = None
-        elif scheme == "aws" and sent is None:
-            run.unchecked_why = "AWS SigV4 signing is out of scope for probes"
+        elif scheme == "aws" and sent is None and aws_keys(endpoint) is None:
+            run.unchecked_why = "there is no bearer token or access key pair to sign with"
             run.unchecked_hint = (
-                "set bearer_token (AWS_BEARER_TOKEN_BEDROCK) to have a Bedrock API key checked"
+                "set bearer_token (AWS_BEARER_TOKEN_BEDROCK), or access_key_id and "
+                "secret_access_key, to have the credential checked (a profile is not read)"
             )
             continue
         try:
@@ -98,7 +100,7 @@ async def run_recipe(endpoint: Endpoint, credential: Secret | None, exchange: Ex
         if refuses_plain_http(request, endpoint.allow_insecure):
             run.finding = _insecure(request)
             return run
-        run.sent = sent is not None and sent.known
+        run.sent = (sent is not None and sent.known) or (scheme == "aws" and sent is None)
         ctx = Context(
             recipe=endpoint.recipe,
             step=step,

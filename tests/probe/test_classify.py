@@ -4,6 +4,7 @@ what each recipe sends, how each answer is read, retries, redirects and plain ht
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import socket
 import ssl
@@ -19,6 +20,7 @@ from servers import endpoint
 import provision.probe.engine as engine
 from provision.model import ProbeOptions
 from provision.probe import Endpoint, Verdict, run_probes
+from provision.record import replace
 from provision.secrets import Secret
 
 KEY = "sk-test-0123456789abcdef"
@@ -843,14 +845,63 @@ def test_bedrock_bearer_token_and_region() -> None:
     assert request.headers["authorization"] == "Bearer ABSKbedrock-key-123"
 
 
-def test_bedrock_without_a_bearer_token_is_unverified() -> None:
+def test_bedrock_without_a_credential_is_unverified() -> None:
     ep = endpoint(
         "bedrock", "https://bedrock-runtime.us-east-1.amazonaws.com", None,
         default_base_url=True, settings={"region": "us-east-1"},
     )  # fmt: skip
     verdict, recorder = probe(ep)
-    assert verdict.outcome == "unverified" and "SigV4" in verdict.reason
-    assert "bearer_token" in verdict.hint and recorder.requests == []
+    assert verdict.outcome == "unverified" and "access key pair" in verdict.reason
+    assert "bearer_token" in verdict.hint and "access_key_id" in verdict.hint
+    assert recorder.requests == []
+
+
+AWS_ID, AWS_SECRET = "AKIAPROVISIONTEST01", "provision/secret+access/key0123456789abcd"
+
+
+@pytest.mark.parametrize(("answer", "outcome"), [
+    (json(200, {"modelSummaries": [{"modelId": "a"}, {"modelId": "b"}]}), "ok"),
+    (json(403, {"message": "The security token included in the request is invalid."}),
+     "credential_rejected"),
+])
+def test_bedrock_access_key_pair_signs_the_request(answer: Reply, outcome: str) -> None:
+    from provision.probe import sigv4
+
+    ep = endpoint(
+        "bedrock", "https://bedrock-runtime.{region}.amazonaws.com", None, default_base_url=True,
+        settings={"region": "eu-west-1", "access_key_id": Secret(AWS_ID),
+                  "secret_access_key": Secret(AWS_SECRET)},
+    )  # fmt: skip
+    verdict, recorder = probe(ep, answer)
+    assert verdict.outcome == outcome
+    (request,) = recorder.requests
+    assert str(request.url) == "https://bedrock.eu-west-1.amazonaws.com/foundation-models"
+    stamp = request.headers["x-amz-date"]
+    assert request.headers["authorization"].startswith(
+        f"AWS4-HMAC-SHA256 Credential={AWS_ID}/{stamp[:8]}/eu-west-1/bedrock/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=")
+    expected = sigv4.sign("GET", str(request.url), b"", access_key=AWS_ID, secret_key=AWS_SECRET,
+                          region="eu-west-1", service="bedrock",
+                          now=datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(
+                              tzinfo=datetime.UTC))
+    assert request.headers["authorization"] == expected["Authorization"]
+    shown = f"{verdict.url} {verdict.reason} {verdict.hint} {verdict.to_json()}"
+    assert AWS_SECRET not in shown and AWS_ID not in shown
+    assert all(AWS_SECRET not in value for value in request.headers.values())
+
+
+def test_an_access_key_pair_signs_for_aws_hosts_only() -> None:
+    ep = endpoint(
+        "bedrock", "https://bedrock-runtime.{region}.amazonaws.com", None, default_base_url=True,
+        settings={"region": "eu-west-1", "access_key_id": Secret(AWS_ID),
+                  "secret_access_key": Secret(AWS_SECRET)},
+    )  # fmt: skip
+    ep = replace(ep, recipe=replace(ep.recipe, steps=tuple(
+        replace(s, url="https://bedrock.eu-west-1.example.com/foundation-models")
+        for s in ep.recipe.steps)))
+    verdict, recorder = probe(ep)
+    assert verdict.outcome == "unverified" and "AWS hosts only" in verdict.reason
+    assert recorder.requests == []
 
 
 def test_bedrock_without_a_region() -> None:
