@@ -148,6 +148,28 @@ def measure(name: str, cmd: Sequence[str | os.PathLike[str]], *, env: Mapping[st
     return result
 
 
+def measure_rounds(commands: Sequence[tuple[str, Sequence[str | os.PathLike[str]]]], *,
+                   env: Mapping[str, str], runs: int, warmup: int, cwd: Path = REPO,
+                   timeout: float = 120.0) -> list[Result]:
+    """Like `measure` for several commands at once, interleaved: each round runs every command
+    once, so a machine that speeds up or slows down during the run (a shared one does) moves
+    them all alike, and `ratio` compares them round by round."""
+    for _ in range(warmup):
+        for _name, cmd in commands:
+            run(cmd, env=env, cwd=cwd, timeout=timeout)
+    rounds = [[run(cmd, env=env, cwd=cwd, timeout=timeout)[0] for _name, cmd in commands]
+              for _ in range(runs)]
+    results = [Result(name, tuple(r[i] for r in rounds)) for i, (name, _) in enumerate(commands)]
+    for result in results:
+        print(result.row(), flush=True)
+    return results
+
+
+def ratio(a: Result, b: Result) -> float:
+    """The median over rounds of a's wall time over b's (both from one `measure_rounds`)."""
+    return statistics.median(x.wall / y.wall for x, y in zip(a.samples, b.samples, strict=True))
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.2f} s"
 

@@ -6,9 +6,10 @@ their exact bytes, as provision renders them, become Jinja templates for Ansible
 module (the URLs, the output directory and the token as variables), run against localhost with
 the local connection. A real (not --check) Ansible run first proves the templates reproduce
 provision's bytes and modes. Both tools then plan from an empty output directory: median of N
-runs each, hyperfine-style (warm-up runs first). Also timed: `python -c pass`, for the startup
-ratio, and `python -c "import click, yaml"`: what the command line and the spec parser that
-every plan needs cost before provision runs a line of its own.
+runs each, hyperfine-style (warm-up runs first). Also timed, in rounds interleaved with the
+plan runs so that the machine's drift cancels out: `python -c pass`, for the startup ratio (the
+median of the per-round ratios), and `python -c "import click, yaml"`: what the command line and
+the spec parser that every plan needs cost before provision runs a line of its own.
 
 Exits 1 if a target is missed. Runs in the bench venv with ansible-core from PyPI (installed on
 first use); every run has a timeout; the temporary directory is removed at the end.
@@ -152,25 +153,25 @@ def main(argv: list[str] | None = None) -> int:
         plan = [str(c.PROVISION), *plan_args(out_dir, state)]
         print(f"  $ provision {shlex.join(plan[1:])}".replace(str(work), "$TMP"))
         print(c.HEADER)
-        base = c.measure("python -c pass", [c.VENV_PYTHON, "-c", "pass"], env=penv,
-                         runs=args.runs, warmup=args.warmup)
-        floor = c.measure('python -c "import click, yaml"',
-                          [c.VENV_PYTHON, "-c", "import click, yaml"], env=penv,
-                          runs=args.runs, warmup=args.warmup)
-        ours = c.measure("provision plan", plan, env=penv, runs=args.runs, warmup=args.warmup)
+        base, floor, ours = c.measure_rounds(
+            [("python -c pass", [c.VENV_PYTHON, "-c", "pass"]),
+             ('python -c "import click, yaml"', [c.VENV_PYTHON, "-c", "import click, yaml"]),
+             ("provision plan", plan)],
+            env=penv, runs=args.runs, warmup=args.warmup)
         theirs = c.measure("ansible-playbook --check --diff",
                            ansible_cmd(playbook, out_dir, check=True), env=aenv,
                            runs=args.ansible_runs, warmup=1, timeout=300)
         if out_dir.exists():
             raise SystemExit("bench: a plan wrote to the output directory")
 
-    faster, slower = theirs.median / ours.median, ours.median / base.median
+    faster, slower = theirs.median / ours.median, c.ratio(ours, base)
     ok_ansible, ok_python = faster >= TARGET_VS_ANSIBLE, slower <= TARGET_VS_PYTHON
     print(f"\n  provision plan is {faster:.1f}x faster than ansible-playbook --check --diff "
           f"(target >= {TARGET_VS_ANSIBLE:g}x): {c.verdict(ok_ansible)}")
     print(f"  provision plan takes {slower:.1f}x the time of python -c pass "
           f"(target <= {TARGET_VS_PYTHON:g}x): {c.verdict(ok_python)}")
-    deps, own = floor.median / base.median, (ours.median - floor.median) / base.median
+    deps = c.ratio(floor, base)
+    own = slower - deps
     print(f"  of which starting Python and importing click and PyYAML take {deps:.1f}x; "
           f"provision's own imports and work, {own:.1f}x")
     return 0 if ok_ansible and ok_python else 1

@@ -1,7 +1,8 @@
 """Startup benchmark: `provision --help` and `provision validate` against a bare interpreter.
 
-Prints the median wall time of each (hyperfine-style: warm-up runs, then timed ones) and its
-ratio to `python -c pass` from the same interpreter, then checks, with `-X importtime`, that
+Prints the median wall time of each (warm-up runs, then timed rounds that run every command once,
+so the machine's drift moves them alike) and its ratio to `python -c pass` from the same
+interpreter (the median of the per-round ratios), then checks, with `-X importtime`, that
 neither path imports httpx, deepdiff or jinja2. Exits 1 if one does. Runs in the bench venv
 (made on first use); bounded by a timeout per run.
 
@@ -52,14 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     with c.workdir("startup") as work:
         env = c.child_env(work, CODER_SESSION_TOKEN=TOKEN)
         print(c.HEADER)
-        base = c.measure("python -c pass", [c.VENV_PYTHON, "-c", "pass"], env=env,
-                         runs=args.runs, warmup=args.warmup)
-        results = [c.measure(name, [c.PROVISION, *cmd], env=env, runs=args.runs,
-                             warmup=args.warmup)
-                   for name, cmd in commands.items()]
-        print("\nratio to `python -c pass` (median wall time):")
+        base, *results = c.measure_rounds(
+            [("python -c pass", [c.VENV_PYTHON, "-c", "pass"]),
+             *((name, [c.PROVISION, *cmd]) for name, cmd in commands.items())],
+            env=env, runs=args.runs, warmup=args.warmup)
+        print("\nratio to `python -c pass` (median of the per-round ratios of wall time):")
         for r in results:
-            print(f"  {r.name:<52} {r.median / base.median:5.1f}x")
+            print(f"  {r.name:<52} {c.ratio(r, base):5.1f}x")
         print("\nmodules imported (-X importtime), heavy ones must be absent:")
         for name, cmd in commands.items():
             rows = imported(cmd, env)
