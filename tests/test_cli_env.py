@@ -261,6 +261,13 @@ def cli_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return code, captured.out, captured.err
 
 
+def in_dir_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str) -> Path:
+    """A spec written to tmp_path/provision.yaml, which becomes the working directory."""
+    (tmp_path / "provision.yaml").write_text(textwrap.dedent(spec), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "provision.yaml"
+
+
 def test_unknown_deployment_suggests_the_closest(
     in_spec: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -331,7 +338,7 @@ def test_other_deployments_need_not_resolve_here(
 ) -> None:
     """A workspace has its own deployment's variables and files, not every deployment's: what
     only another deployment (or a target) reads may be missing, and `env` still answers."""
-    (tmp_path / "provision.yaml").write_text(textwrap.dedent("""\
+    spec = in_dir_with(tmp_path, monkeypatch, """\
         version: 1
         deployments:
           mine:
@@ -345,7 +352,7 @@ def test_other_deployments_need_not_resolve_here(
               groq: {api_key: {file: missing.key}}
         targets:
           theirs-jsonc: {type: mux_providers, deployment: theirs, path: "${env.THEIR_HOME}/p.jsonc"}
-        """), encoding="utf-8")
+        """)
     # A module's own target, for the deployment asked for, reads a variable that is unset too.
     (tmp_path / "mod").mkdir()
     (tmp_path / "mod" / "module.yaml").write_text(textwrap.dedent("""\
@@ -355,7 +362,6 @@ def test_other_deployments_need_not_resolve_here(
         targets:
           sh: {type: shell_exports, path: "${env.THEIR_HOME}/x.sh"}
         """), encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
     for name in ("THEIR_CODER_URL", "THEIR_TOKEN", "THEIR_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XAI_KEY", XAI_KEY)
@@ -368,9 +374,8 @@ def test_other_deployments_need_not_resolve_here(
     assert (code, out) == (1, "")
     assert "THEIR_CODER_URL" in err
     # And a structural error anywhere in the file still fails every deployment.
-    text = (tmp_path / "provision.yaml").read_text(encoding="utf-8")
-    (tmp_path / "provision.yaml").write_text(text.replace("{via: aibridge}", "{via: nowhere}"),
-                                             encoding="utf-8")
+    spec.write_text(spec.read_text(encoding="utf-8").replace("{via: aibridge}", "{via: nowhere}"),
+                    encoding="utf-8")
     code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash")
     assert (code, out) == (1, "")
     assert 'provision.yaml:10:21: error: Invalid value "nowhere"' in err
@@ -381,7 +386,7 @@ def test_required_variables_are_still_needed(
 ) -> None:
     """Variables belong to the whole spec, as in Terraform with -target: one only another
     deployment uses must still be given."""
-    (tmp_path / "provision.yaml").write_text(textwrap.dedent("""\
+    in_dir_with(tmp_path, monkeypatch, """\
         version: 1
         variables:
           their_url: {type: string}
@@ -393,8 +398,7 @@ def test_required_variables_are_still_needed(
             coder: {url: "${var.their_url}", token: {env: THEIR_TOKEN}}
             providers:
               openai: {via: aibridge}
-        """), encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+        """)
     monkeypatch.setenv("XAI_KEY", XAI_KEY)
     code, out, err = cli_run(capsys, "-d", "mine", "--shell", "bash")
     assert (code, out) == (1, "")
@@ -410,7 +414,7 @@ def test_azure_settings_are_exported(
 ) -> None:
     """Mux takes Azure OpenAI only from AZURE_OPENAI_* variables, so the spec's deployment name
     and API version must reach them."""
-    (tmp_path / "provision.yaml").write_text(textwrap.dedent("""\
+    in_dir_with(tmp_path, monkeypatch, """\
         version: 1
         deployments:
           az:
@@ -420,8 +424,7 @@ def test_azure_settings_are_exported(
                 api_key: {env: AZ_KEY}
                 azure_deployment: gpt-4o-prod
                 api_version: 2024-10-21
-        """), encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+        """)
     monkeypatch.setenv("AZ_KEY", "az-key-123456")
     code, out, err = cli_run(capsys, "-d", "az", "--shell", "bash")
     assert (code, err) == (0, "")
