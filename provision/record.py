@@ -59,6 +59,13 @@ class Field:
     def __repr__(self) -> str:
         return f"Field({self.name!r})"
 
+    def initial(self) -> Any:
+        """The value the field starts with when not given: its default, a fresh product of its
+        default_factory, or MISSING."""
+        if self.default_factory is not MISSING:
+            return self.default_factory()
+        return self.default
+
 
 def field(*, default: Any = MISSING, default_factory: Callable[[], Any] | Any = MISSING,
           init: bool = True, repr: bool = True, compare: bool = True
@@ -190,7 +197,7 @@ def _make(cls: type[T], *, frozen: bool, kw_only: bool) -> type[T]:
     body["__record__"] = spec
     # As dataclasses do: a method the class writes itself is kept; a defined __eq__ alone
     # leaves Python's implicit __hash__ = None, which is not an explicit hash.
-    explicit_hash = body.get("__hash__", MISSING) is not None and "__hash__" in body
+    explicit_hash = body.get("__hash__") is not None
     generated: dict[str, object] = {
         "__match_args__": () if kw_only else tuple(f.name for f in spec.init_fields),
         "__init__": _init_kw if kw_only else _init_positional,
@@ -218,23 +225,17 @@ _set = object.__setattr__
 
 def _fill(self: Any, spec: _Spec, values: dict[str, Any]) -> None:
     for f in spec.init_fields:
-        name = f.name
-        if name in values:
-            _set(self, name, values.pop(name))
-        elif f.default is not MISSING:
-            _set(self, name, f.default)
-        elif f.default_factory is not MISSING:
-            _set(self, name, f.default_factory())
-        else:
-            raise TypeError(f"{spec.name}.__init__() missing required argument: {name!r}")
+        value = values.pop(f.name) if f.name in values else f.initial()
+        if value is MISSING:
+            raise TypeError(f"{spec.name}.__init__() missing required argument: {f.name!r}")
+        _set(self, f.name, value)
     if values:
         raise TypeError(f"{spec.name}.__init__() got an unexpected keyword argument "
                         f"{next(iter(values))!r}")
     for f in spec.later:
-        if f.default is not MISSING:
-            _set(self, f.name, f.default)
-        elif f.default_factory is not MISSING:
-            _set(self, f.name, f.default_factory())
+        value = f.initial()
+        if value is not MISSING:
+            _set(self, f.name, value)
     if spec.post_init is not None:
         spec.post_init(self)
 
