@@ -152,6 +152,11 @@ class CatalogEntry:
     aibridge: AIBridgeRoute | None
     probe: str
 
+    def takes_option(self, key: str) -> bool:
+        """Whether the provider has a use for the spec option: a Mux key, or an environment
+        variable (Azure OpenAI's deployment and API version reach Mux only that way)."""
+        return key in self.mux_options or key in self.mux_flatten or key in self.extra_env
+
 
 @record
 class Catalog:

@@ -191,8 +191,8 @@ class Builder:
         before = len([d for d in self.diagnostics if d.is_error])
         self._check_id(pid, entry, source.key_at(path))
         for key in PROVIDER_OPTION_KEYS & raw.keys():
-            if not _takes_option(entry, key):
-                takers = sorted(e.id for e in self.catalog.entries if _takes_option(e, key))
+            if not entry.takes_option(key):
+                takers = sorted(e.id for e in self.catalog.entries if e.takes_option(key))
                 self.error(f'"{key}" does not apply to provider "{pid}" ({entry.id})',
                            f"It applies to: {', '.join(takers)}.", source.key_at((*path, key)))
         bridge, base_url, api_key = self._endpoint(pid, raw, entry, source, path, coder,
@@ -379,12 +379,6 @@ def rotation_keys(env: Mapping[str, str], prefix: str) -> list[str]:
     found += [env[k] for k in sorted((k for k in env if numbered.fullmatch(k)),
                                      key=lambda k: int(k.rsplit("_", 1)[1]))]
     return list(dict.fromkeys(k.strip() for k in found if k.strip()))
-
-
-def _takes_option(entry: CatalogEntry, key: str) -> bool:
-    """Whether the provider has a use for the option: a Mux key, or an environment variable
-    (Azure OpenAI's deployment and API version reach Mux only that way)."""
-    return key in entry.mux_options or key in entry.mux_flatten or key in entry.extra_env
 
 
 def default_mux_path(env: Mapping[str, str]) -> Path:

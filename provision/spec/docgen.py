@@ -109,8 +109,7 @@ def _mux_key(entries: Sequence[CatalogEntry], key: str) -> str:
 def options_table(catalog: Catalog) -> str:
     lines = [_row("Key", "Value", "Applies to", "Mux key"), _row(*["---"] * 4)]
     for key, schema in _provider_schema()["properties"].items():
-        takers = [e for e in catalog.entries
-                  if key in e.mux_options or key in e.mux_flatten or key in e.extra_env]
+        takers = [e for e in catalog.entries if e.takes_option(key)]
         if not takers:
             continue
         value = describe(schema)
