@@ -139,25 +139,22 @@ def measure(name: str, cmd: Sequence[str | os.PathLike[str]], *, env: Mapping[st
             runs: int, warmup: int, cwd: Path = REPO, timeout: float = 120.0,
             codes: Sequence[int] = (0,)) -> Result:
     """hyperfine-style: `warmup` runs thrown away, then `runs` timed ones."""
-    for _ in range(warmup):
-        run(cmd, env=env, cwd=cwd, timeout=timeout, codes=codes)
-    samples = tuple(run(cmd, env=env, cwd=cwd, timeout=timeout, codes=codes)[0]
-                    for _ in range(runs))
-    result = Result(name, samples)
-    print(result.row(), flush=True)
+    (result,) = measure_rounds([(name, cmd)], env=env, runs=runs, warmup=warmup, cwd=cwd,
+                               timeout=timeout, codes=codes)
     return result
 
 
 def measure_rounds(commands: Sequence[tuple[str, Sequence[str | os.PathLike[str]]]], *,
                    env: Mapping[str, str], runs: int, warmup: int, cwd: Path = REPO,
-                   timeout: float = 120.0) -> list[Result]:
+                   timeout: float = 120.0, codes: Sequence[int] = (0,)) -> list[Result]:
     """Like `measure` for several commands at once, interleaved: each round runs every command
     once, so a machine that speeds up or slows down during the run (a shared one does) moves
     them all alike, and `ratio` compares them round by round."""
     for _ in range(warmup):
         for _name, cmd in commands:
-            run(cmd, env=env, cwd=cwd, timeout=timeout)
-    rounds = [[run(cmd, env=env, cwd=cwd, timeout=timeout)[0] for _name, cmd in commands]
+            run(cmd, env=env, cwd=cwd, timeout=timeout, codes=codes)
+    rounds = [[run(cmd, env=env, cwd=cwd, timeout=timeout, codes=codes)[0]
+               for _name, cmd in commands]
               for _ in range(runs)]
     results = [Result(name, tuple(r[i] for r in rounds)) for i, (name, _) in enumerate(commands)]
     for result in results:
