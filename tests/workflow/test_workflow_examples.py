@@ -80,6 +80,8 @@ def test_gitops_example_done_when(
     assert files_under(out) == sorted(paths_of(doc))
     for key_file in (p for p in paths_of(doc) if p.suffix == ".key"):
         assert key_file.stat().st_mode & 0o777 == 0o600
+    made_dirs = sorted(p for p in out.rglob("*") if p.is_dir())
+    assert any(d.name == "keys" for d in made_dirs)  # the staging key file's directory
 
     again = cli("plan", *f, "-detailed-exitcode")
     assert again.code == 0 and "No changes." in again.out, again.text
@@ -115,6 +117,8 @@ def test_gitops_example_done_when(
     destroyed = cli.ok("destroy", *f, "-auto-approve")
     assert f"{len(doc['resource_changes'])} destroyed" in destroyed.out
     assert files_under(out) == [mux_file]
+    # Files go, directories stay (docs/targets.md): the state records no directories.
+    assert sorted(p for p in out.rglob("*") if p.is_dir()) == made_dirs
     assert mux_parse(mux_file.read_text()) == {"openrouter": USER_ENTRY}
     assert cli("plan", *f, "-destroy", "-detailed-exitcode").code == 0
 
