@@ -41,15 +41,21 @@ def need(tool: str, *, optional: bool = False) -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def jsonc_parse() -> Callable[[str], Any]:
-    """Parse text with npm jsonc-parser, the parser Mux uses. Fails on any parse error."""
+def need_npm(package: str) -> str:
+    """node's path, once `package` is installed in tests/.consumers (required on CI)."""
     node = need("node")
-    if not (CONSUMERS / "node_modules" / "jsonc-parser").is_dir():
-        message = "npm jsonc-parser is not installed (bash tests/consumers/install.sh)"
+    if not (CONSUMERS / "node_modules" / package).is_dir():
+        message = f"npm {package} is not installed (bash tests/consumers/install.sh)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    return node
+
+
+@pytest.fixture(scope="session")
+def jsonc_parse() -> Callable[[str], Any]:
+    """Parse text with npm jsonc-parser, the parser Mux uses. Fails on any parse error."""
+    node = need_npm("jsonc-parser")
 
     def parse(text: str) -> Any:
         proc = subprocess.run(
@@ -61,6 +67,47 @@ def jsonc_parse() -> Callable[[str], Any]:
         return result["value"]
 
     return parse
+
+
+# The package imports its schema as JSON without an import attribute (it is built for bundlers);
+# the hook supplies the attribute that plain node needs.
+GHA_WORKFLOW_SCRIPT = """
+import { readFileSync } from "node:fs";
+import { register } from "node:module";
+register("data:text/javascript," + encodeURIComponent(`
+  export async function load(url, context, next) {
+    const json = url.endsWith(".json") ? { importAttributes: { type: "json" } } : {};
+    return next(url, { ...context, ...json });
+  }`));
+const wp = await import("@actions/workflow-parser");
+const name = process.argv[1];
+const parsed = wp.parseWorkflow({ name, content: readFileSync(name, "utf8") },
+                                new wp.NoOperationTraceWriter());
+let jobs = [];
+if (parsed.value) {
+  const template = await wp.convertWorkflowTemplate(parsed.context, parsed.value);
+  jobs = (template.jobs ?? []).map((job) => job.id.value);
+}
+const errors = parsed.context.errors.getErrors().map((e) => e.message);
+process.stdout.write(JSON.stringify({ errors, jobs }));
+"""
+
+
+@pytest.fixture(scope="session")
+def gha_workflow() -> Callable[[Path], dict[str, list[str]]]:
+    """Read a GitHub Actions workflow file with GitHub's own parser (npm @actions/workflow-parser):
+    {"errors": [...], "jobs": [job ids]}, errors as GitHub would report them (file, line, col)."""
+    node = need_npm("@actions/workflow-parser")
+
+    def check(path: Path) -> dict[str, list[str]]:
+        proc = subprocess.run(
+            [node, "--input-type=module", "-e", GHA_WORKFLOW_SCRIPT, str(path)],
+            capture_output=True, text=True, cwd=CONSUMERS, timeout=60, check=True,
+        )
+        result: dict[str, list[str]] = json.loads(proc.stdout)
+        return result
+
+    return check
 
 
 @pytest.fixture(autouse=True)

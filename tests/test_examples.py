@@ -312,6 +312,37 @@ def test_gitops_workflow_structure() -> None:
     assert doc["env"]["CODER_SESSION_TOKEN"] == "${{ secrets.PROD_CODER_SESSION_TOKEN }}"
 
 
+def test_gitops_workflow_valid_for_github(
+    gha_workflow: Callable[[Path], dict[str, list[str]]],
+) -> None:
+    """GitHub's own parser reads the workflow with no error."""
+    workflow = GITOPS / ".github/workflows/provision.yml"
+    assert gha_workflow(workflow) == {"errors": [], "jobs": ["plan", "apply"]}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "error"),
+    [
+        ("    runs-on: ubuntu-latest", "    runs_on: ubuntu-latest", "Unexpected value 'runs_on'"),
+        ("github.event_name == 'pull_request'", "github.event_name ==",
+         "Unexpected end of expression"),
+        ("cancel-in-progress: false", "cancel-in-progress: maybe", "Unexpected value 'maybe'"),
+    ],
+    ids=["key", "expression", "type"],
+)
+def test_gitops_workflow_checker_sees_errors(
+    gha_workflow: Callable[[Path], dict[str, list[str]]], tmp_path: Path,
+    before: str, after: str, error: str,
+) -> None:
+    """The check above can fail: a copy broken in one place gets GitHub's error for it."""
+    text = (GITOPS / ".github/workflows/provision.yml").read_text()
+    assert before in text
+    broken = tmp_path / "provision.yml"
+    broken.write_text(text.replace(before, after, 1))
+    errors = gha_workflow(broken)["errors"]
+    assert any(error in e for e in errors), errors
+
+
 def test_gitops_pre_commit_config() -> None:
     doc = yaml.safe_load((GITOPS / ".pre-commit-config.yaml").read_text())
     (repo,) = doc["repos"]
