@@ -1,7 +1,7 @@
 """A local stand-in for a Coder deployment with AI Bridge, for demos, CI dry runs and tests.
 
-It answers as coderd and aibridged do; the bodies are taken from their source (coder/coder
-coderd/httpmw/apikey.go, coderd/httpapi, enterprise/aibridged/http.go, coder/aibridge bridge.go):
+It answers as coderd and aibridged do (their bodies, taken from their source, are in
+`_bridgesim_replies`):
 
     GET /api/v2/buildinfo             public                200 JSON
     GET /api/v2/users/me              Coder-Session-Token   200 JSON, else 401 {"message","detail"}
@@ -24,7 +24,6 @@ that is up but still starting does.
 from __future__ import annotations
 
 import hmac
-import json
 import math
 import re
 import socket
@@ -38,6 +37,19 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
+from provision.probe._bridgesim_replies import (
+    _ANTHROPIC_MODELS,
+    _KNOWN_ROUTES,
+    _OPENAI_MODELS,
+    _SIGNED_OUT,
+    _USER,
+    _bearer,
+    _bridge_token,
+    _go_error,
+    _json,
+    _Reply,
+    _session_detail,
+)
 from provision.record import record
 
 __all__ = ["DEFAULT_INSTANCES", "VERSION", "BridgeSim", "Seen"]
@@ -52,58 +64,9 @@ AuthKind = Literal["bearer", "authorization", "x-api-key", "coder-session-token"
 _INSTANCE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _LOG_SIZE = 10_000  # the request log of a long-running CLI must not grow without bound
 _MAX_BODY = 1 << 20
-_SIGNED_OUT = "You are signed out or your session has expired. Please sign in again to continue."
-_USER_ID = "00000000-0000-4000-8000-000000000001"
-_ORG_ID = "00000000-0000-4000-8000-000000000002"
-_CREATED = "2025-01-01T00:00:00Z"
 _HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
     "<body><h1>Sign in to continue</h1><form method=post action=/login></form></body></html>\n"
-)
-_OPENAI_MODELS: Final[Mapping[str, Any]] = MappingProxyType(
-    {
-        "object": "list",
-        "data": [
-            {"id": model, "object": "model", "created": 1754425777, "owned_by": "system"}
-            for model in ("gpt-5", "gpt-5-mini", "gpt-4.1")
-        ],
-    }
-)
-_ANTHROPIC_MODELS: Final[Mapping[str, Any]] = MappingProxyType(
-    {
-        "data": [
-            {"type": "model", "id": model, "display_name": name, "created_at": _CREATED}
-            for model, name in (
-                ("claude-sonnet-4-5", "Claude Sonnet 4.5"),
-                ("claude-opus-4-1", "Claude Opus 4.1"),
-                ("claude-haiku-4-5", "Claude Haiku 4.5"),
-            )
-        ],
-        "has_more": False,
-        "first_id": "claude-sonnet-4-5",
-        "last_id": "claude-haiku-4-5",
-    }
-)
-_USER: Final[Mapping[str, Any]] = MappingProxyType(
-    {
-        "id": _USER_ID,
-        "username": "sim-user",
-        "name": "Sim User",
-        "email": "sim-user@example.com",
-        "status": "active",
-        "login_type": "password",
-        "created_at": _CREATED,
-        "organization_ids": [_ORG_ID],
-        "roles": [{"name": "owner", "display_name": "Owner"}],
-    }
-)
-# Routes a real instance serves (bridged or passed upstream) that the simulator does not: they
-# answer 501, so a user is not told their base URL is wrong when it is right.
-_KNOWN_ROUTES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {
-        "openai": ("/v1/chat/completions", "/v1/responses", "/v1/conversations"),
-        "anthropic": ("/v1/messages", "/v1/messages/count_tokens"),
-    }
 )
 
 
@@ -118,27 +81,6 @@ class Seen:
     status: int
 
 
-@record(kw_only=False)
-class _Reply:
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def _json(status: int, doc: Mapping[str, Any], *headers: tuple[str, str]) -> _Reply:
-    body = json.dumps(dict(doc), indent=2).encode() + b"\n"
-    return _Reply(status, body, (("Content-Type", "application/json; charset=utf-8"), *headers))
-
-
-def _go_error(status: int, message: str) -> _Reply:
-    """What Go's http.Error writes: aibridged's and aibridge's errors are plain text."""
-    return _Reply(
-        status,
-        message.encode() + b"\n",
-        (("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")),
-    )
-
-
 def _auth_kinds(headers: Mapping[str, str]) -> tuple[AuthKind, ...]:
     kinds: list[AuthKind] = []
     if "authorization" in headers:
@@ -148,32 +90,6 @@ def _auth_kinds(headers: Mapping[str, str]) -> tuple[AuthKind, ...]:
     if "coder-session-token" in headers:
         kinds.append("coder-session-token")
     return tuple(kinds)
-
-
-def _bearer(headers: Mapping[str, str]) -> str | None:
-    fields = headers.get("authorization", "").split()
-    return fields[1] if len(fields) == 2 and fields[0].lower() == "bearer" else None
-
-
-def _bridge_token(headers: Mapping[str, str]) -> str:
-    """aibridge's ExtractAuthToken: Authorization: Bearer first, then X-Api-Key."""
-    return _bearer(headers) or headers.get("x-api-key", "").strip()
-
-
-def _session_detail(presented: str, token: str) -> str:
-    """Why coderd rejects a session token: a format error, an unknown ID, or a wrong secret."""
-    parts = presented.split("-")
-    bad = "Invalid API key format: "
-    if len(parts) != 2:
-        return f"{bad}incorrect amount of API key parts, expected 2 got {len(parts)}"
-    key_id, secret = parts
-    if len(key_id) != 10:
-        return f"{bad}invalid API key ID length, expected 10 got {len(key_id)}"
-    if len(secret) != 22:
-        return f"{bad}invalid API key secret length, expected 22 got {len(secret)}"
-    if key_id == token.split("-")[0]:
-        return "API key secret is invalid."
-    return "API key is invalid."
 
 
 def _check_options(
