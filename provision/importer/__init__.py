@@ -1,10 +1,11 @@
 """`provision import mux`: an existing providers.jsonc as a spec that reproduces it.
 
-This is the inverse of provision/render/mux.py, and it proves itself: each entry is translated
-to a provider, then that provider is resolved and rendered exactly as `plan` would, with the
-file's own key values standing in for the environment. An entry whose rendering differs from
-the file in any way is left out with a warning naming the Mux keys that would change; it stays
-in the file as an entry provision does not manage, which merge-managed targets keep untouched.
+This is the inverse of provision/render/mux.py and _mux_entries.py, and it proves itself: each
+entry is translated to a provider, then that provider is resolved and rendered exactly as `plan`
+would, with the file's own key values standing in for the environment. An entry whose rendering
+differs from the file in any way is left out with a warning naming the Mux keys that would
+change; it stays in the file as an entry provision does not manage, which merge-managed targets
+keep untouched.
 So `plan` on the imported spec, with the listed variables set, shows no changes.
 
 Key values never leave memory: every credential (apiKey, the Coder token of a bridged entry,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from provision.catalog import Catalog, CatalogEntry
 from provision.record import field, record
-from provision.render.mux import _OPTION_VALUES
+from provision.render._mux_entries import _OPTION_VALUES
 from provision.secrets import Origin, Secret
 from provision.spec.build import is_loopback
 from provision.spec.schema import ENV_NAME_PATTERN

@@ -17,7 +17,6 @@ from typing import Any
 from provision.errors import Diagnostic, DiagnosticsError, raise_if_errors
 from provision.model import Spec, Target
 from provision.render import Artifact, Rendered, jsonc
-from provision.render._mux_entries import _OPTION_VALUES as _OPTION_VALUES  # for provision.importer
 from provision.render._mux_entries import SECRET_MODES as SECRET_MODES
 from provision.render._mux_entries import _Builder
 from provision.secrets import Origin, contains_secret, protect
