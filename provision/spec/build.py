@@ -1,13 +1,15 @@
 """Build the model from interpolated, schema-valid data, checking what a schema cannot:
-catalog rules, Mux provider IDs, AI Bridge wiring, URLs, secrets, target references."""
+catalog rules, Mux provider IDs, AI Bridge wiring, URLs, secrets, target references.
+
+What it relies on lives beside it and is re-exported here: the spec's secret conventions in
+`_secret_rules`, and facts about the local machine (`~`, Mux's config path, loopback) in
+`_machine`."""
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,21 @@ from provision.model import (
 )
 from provision.record import record
 from provision.secrets import Origin, Secret
+from provision.spec._machine import default_mux_path, expand_home, is_loopback
+from provision.spec._secret_rules import (
+    _SPLIT_KEYS,
+    SECRET_FIELDS,
+    SECRET_MAPS,
+    misplaced_secrets,
+    rotation_keys,
+)
 from provision.spec.interpolate import Derived, EnvDerived, EnvValue
 from provision.spec.source import Path as DocPath
 from provision.spec.source import SourceMap, format_path
+
+__all__ = ["PROVIDER_OPTION_KEYS", "SECRET_FIELDS", "SECRET_MAPS", "SECRET_OPTION_KEYS",
+           "TARGET_COMMON_KEYS", "Builder", "default_mux_path", "expand_home", "is_loopback",
+           "misplaced_secrets", "rotation_keys"]
 
 PROVIDER_OPTION_KEYS = frozenset({
     "organization", "service_tier", "wire_format", "store", "cache_ttl",
@@ -41,7 +55,6 @@ SECRET_OPTION_KEYS = frozenset({"bearer_token", "access_key_id", "secret_access_
 TARGET_COMMON_KEYS = frozenset({
     "type", "deployment", "path", "description", "providers", "follow_symlinks",
 })
-_SPLIT_KEYS = re.compile(r"[,;]")
 
 
 @record(frozen=False, kw_only=False)
@@ -369,72 +382,5 @@ class Builder:
         )
 
 
-def rotation_keys(env: Mapping[str, str], prefix: str) -> list[str]:
-    """Candidate keys by the convention of seed 004, in priority order, deduplicated: a live
-    override, the list, the primary key, then the numbered keys in numeric order."""
-    found = [env.get(f"PROVISION_LIVE_{prefix}_KEY", "")]
-    found += _SPLIT_KEYS.split(env.get(f"{prefix}_API_KEYS", ""))
-    found.append(env.get(f"{prefix}_API_KEY", ""))
-    numbered = re.compile(rf"{re.escape(prefix)}_API_KEY_(\d+)")
-    found += [env[k] for k in sorted((k for k in env if numbered.fullmatch(k)),
-                                     key=lambda k: int(k.rsplit("_", 1)[1]))]
-    return list(dict.fromkeys(k.strip() for k in found if k.strip()))
-
-
-def default_mux_path(env: Mapping[str, str]) -> Path:
-    """Where Mux (or Xum, after its rename) reads providers.jsonc."""
-    for name in ("XUM_ROOT", "MUX_ROOT"):
-        if env.get(name):
-            return expand_home(env[name], env) / "providers.jsonc"
-    home = _home(env)
-    root = home / ".xum" if (home / ".xum").is_dir() else home / ".mux"
-    return root / "providers.jsonc"
-
-
-def _home(env: Mapping[str, str]) -> Path:
-    return Path(env["HOME"]) if env.get("HOME") else Path.home()
-
-
-def expand_home(text: str, env: Mapping[str, str]) -> Path:
-    """`~` and `~/…` from HOME in the given environment (tests pass their own)."""
-    if text == "~" or text.startswith("~/"):
-        return _home(env) / text[2:]
-    return Path(text)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _spans(raw: Mapping[str, Any], source: SourceMap, path: DocPath) -> Mapping[str, Span]:
     return frozen_map({k: s for k in raw if (s := source.at((*path, k))) is not None})
-
-
-SECRET_FIELDS = frozenset({"api_key", "token", "bearer_token", "access_key_id",
-                           "secret_access_key"})
-SECRET_MAPS = frozenset({"headers", "env", "with"})  # module inputs: checked in the module
-
-
-def misplaced_secrets(value: Any, source: SourceMap, path: DocPath = ()) -> list[Diagnostic]:
-    """A sensitive value may only go where provision treats it as a secret."""
-    if isinstance(value, Secret):
-        field_ = path[-1] if path else ""
-        parent = path[-2] if len(path) > 1 else ""
-        if field_ in SECRET_FIELDS or parent in SECRET_MAPS:
-            return []
-        return [Diagnostic.error(
-            f"Sensitive value used in {format_path(path)}",
-            f"{format_path(path)} is written and shown as plain text. Secrets go only in "
-            "api_key, token, bearer_token, access_key_id, secret_access_key, headers and env.",
-            span=source.at(path),
-        )]
-    if isinstance(value, dict):
-        return [d for k, v in value.items() for d in misplaced_secrets(v, source, (*path, k))]
-    if isinstance(value, list):
-        return [d for i, v in enumerate(value) for d in misplaced_secrets(v, source, (*path, i))]
-    return []
