@@ -123,7 +123,8 @@ def test_variables_are_documented_and_validated(tf: dict[str, Any]) -> None:
     assert "default" not in variables["agent_id"]
     for name in STRING_INPUTS:
         assert variables[name].get("validation"), f"variable {name} has no validation"
-    assert unquote(variables["install_source"]["default"]) == "provision"
+    # On PyPI the name "provision" is another project: the source must be given.
+    assert "default" not in variables["install_source"]
     assert variables["aibridge"]["default"] is True
     assert variables["run_on_start"]["default"] is True
     assert variables["spec"]["sensitive"] is True
@@ -190,15 +191,19 @@ def test_terraform_enforces_the_validations(tmp_path: Path) -> None:
                               env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
 
     assert tf_run("init").returncode == 0
-    good = tf_run("plan", "-var", "agent_id=a", "-var", "deployment=prod-1",
+    required = ("-var", "agent_id=a", "-var", "install_source=/src/provision")
+    good = tf_run("plan", *required, "-var", "deployment=prod-1",
                   "-var", "provision_version=0.1.0", "-var", "install_prefix=~/p")  # fmt: skip
     assert good.returncode == 0, good.stderr
     refused = {"deployment": "a.b", "provision_version": "latest", "install_prefix": "it's",
-               "python": "", "log_path": "a\nb"}  # fmt: skip
+               "python": "", "log_path": "a\nb", "install_source": ""}  # fmt: skip
     for var, value in refused.items():
-        bad = tf_run("plan", "-var", "agent_id=a", "-var", f"{var}={value}")
+        bad = tf_run("plan", *required, "-var", f"{var}={value}")
         assert bad.returncode == 1, f"{var}={value!r} was accepted"
         assert f"var.{var}" in bad.stderr
+    missing = tf_run("plan", "-var", "agent_id=a")
+    assert missing.returncode == 1 and "No value for required variable" in missing.stderr
+    assert 'variable "install_source"' in missing.stderr
 
 
 def test_render_rejects_what_terraform_would_read_differently() -> None:
@@ -253,6 +258,7 @@ def test_script_installs_applies_and_is_idempotent(
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
+    (home / ".zshrc").touch()  # zsh users get the variables too
     text = script(sim, install_prefix, home, DEPLOYMENT="workspace",
                   SPEC_B64=base64.b64encode(SPEC.encode()).decode())  # fmt: skip
     assert TOKEN not in text
@@ -283,14 +289,17 @@ def test_script_installs_applies_and_is_idempotent(
     for path in files_under(home, install_prefix, skip=install_prefix / "venv"):
         assert TOKEN.encode() not in path.read_bytes(), f"the token was written to {path}"
 
-    shell = subprocess.run(
-        ["bash", "-c", '. "$HOME/.bashrc"; printf "%s|%s" "$OPENAI_BASE_URL" "$OPENAI_API_KEY"'],
-        env={"PATH": os.environ["PATH"], "HOME": str(home), "CODER_URL": sim.url,
-             "CODER_SESSION_TOKEN": TOKEN},
-        capture_output=True, text=True, timeout=RUN_TIMEOUT,
-    )  # fmt: skip
-    assert shell.stdout == f"{sim.url}/api/v2/aibridge/openai/v1|{TOKEN}", shell.stderr
-    assert (home / ".bashrc").read_text().count("# coder-provision\n") == 1
+    # Each shell gets its own syntax, whatever $SHELL says (here fish, which both would choke on).
+    for sh, rc in ((need("bash"), ".bashrc"), (need("zsh"), ".zshrc")):
+        shell = subprocess.run(
+            [sh, "-c", f'. "$HOME/{rc}"; printf "%s|%s" "$OPENAI_BASE_URL" "$OPENAI_API_KEY"'],
+            env={"PATH": os.environ["PATH"], "HOME": str(home), "CODER_URL": sim.url,
+                 "CODER_SESSION_TOKEN": TOKEN, "SHELL": "/usr/bin/fish"},
+            capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        )  # fmt: skip
+        assert shell.stdout == f"{sim.url}/api/v2/aibridge/openai/v1|{TOKEN}", shell.stderr
+        assert shell.stderr == "", shell.stderr
+        assert (home / rc).read_text().count("# coder-provision\n") == 1
 
 
 def test_script_applies_a_spec_path_in_place(

@@ -43,8 +43,7 @@ variable "deployment" {
 
 variable "install_source" {
   type        = string
-  description = "What `pip install` installs: a requirement (\"provision\"), a path to a checkout, or a URL."
-  default     = "provision"
+  description = "What `pip install` installs: this project's git URL (git+https://github.com/<org>/provision@v0.1.0), a wheel, a path to a checkout, or its name on your own package index. No default: on PyPI the name \"provision\" belongs to another project."
   validation {
     condition     = can(regex("^[^'\\n]+$", var.install_source))
     error_message = "install_source must be non-empty, without a single quote or a newline."
@@ -53,7 +52,7 @@ variable "install_source" {
 
 variable "provision_version" {
   type        = string
-  description = "Pin provision to this version (`<install_source>==<version>`). Empty: whatever install_source resolves to."
+  description = "For an install_source that is a package-index name: pin it to this version (`<install_source>==<version>`). Empty: whatever install_source resolves to."
   default     = ""
   validation {
     condition     = can(regex("^([0-9][0-9A-Za-z.+!-]*)?$", var.provision_version))
