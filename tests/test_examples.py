@@ -545,6 +545,12 @@ def test_multi_provider_direct(
     )
     firsts = {name: re.split("[,;]", value)[0].strip() for name, value in DIRECT_KEYS.items()}
 
+    # The probe list shows Bedrock's base URL with the region filled in, not the placeholder.
+    planned = json.loads(ok(provision("plan", "-json", *args, env=run_env), 0))
+    urls = {p["address"]: p["url"] for p in planned["probes"]}
+    assert urls["direct.bedrock"] == "https://bedrock-runtime.us-east-1.amazonaws.com"
+    assert not any("{" in url for url in urls.values()), urls
+
     ok(provision("apply", "-auto-approve", "--no-probe", *args, env=run_env))
     text = (tmp_path / "mux/providers.jsonc").read_text()
     config = jsonc_parse(text)

@@ -37,7 +37,7 @@ def planned(out: Output, endpoints: Sequence[Endpoint]) -> None:
     for e in endpoints:
         required = "" if e.options.required else " (not required)"
         state = "skipped: probe.enabled is false" if not e.options.enabled else e.recipe.name
-        out.out(f"  {e.address}  {e.base_url}  [{state}]{required}")
+        out.out(f"  {e.address}  {e.effective_base_url}  [{state}]{required}")
 
 
 def progress(out: Output, total: int) -> Callable[[Verdict], None] | None:

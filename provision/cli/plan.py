@@ -43,8 +43,9 @@ def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
     probes = [*coders, *providers]
     if as_json:
         doc = plan_json(plan)
-        doc["probes"] = [{"address": e.address, "url": e.base_url, "recipe": e.recipe.name,
-                          "enabled": e.options.enabled, "required": e.options.required}
+        doc["probes"] = [{"address": e.address, "url": e.effective_base_url,
+                          "recipe": e.recipe.name, "enabled": e.options.enabled,
+                          "required": e.options.required}
                          for e in probes]
         out.json(doc)
     else:

@@ -18,7 +18,6 @@ from provision.probe.build import (
     aws_keys,
     build,
     display_url,
-    fill,
     placeholders,
     refuses_plain_http,
     step_url,
@@ -48,7 +47,7 @@ async def run_recipe(endpoint: Endpoint, credential: Secret | None, exchange: Ex
     """Run the recipe's steps in order with one candidate credential; the first failing step
     ends it."""
     run = Run(finding=Finding.of("ok", "no request was sent"))
-    base_url = base_url_of(endpoint)
+    base_url = endpoint.effective_base_url
     steps = steps_for(endpoint)
     # Refuse before the first request, not halfway through the recipe.
     for step in steps:
@@ -151,15 +150,8 @@ def primary_secret(endpoint: Endpoint) -> Secret | None:
     return token if uses_aws and isinstance(token, Secret) else None
 
 
-def base_url_of(endpoint: Endpoint) -> str:
-    try:
-        return fill(endpoint.base_url, {}, endpoint.settings)
-    except BuildError:
-        return endpoint.base_url
-
-
 def first_url(endpoint: Endpoint) -> str:
-    base = base_url_of(endpoint)
+    base = endpoint.effective_base_url
     step = steps_for(endpoint)[0]
     try:
         url = step_url(endpoint, step, base, {})

@@ -486,3 +486,22 @@ def test_overrides_path_method_status_and_shape() -> None:
         ("HEAD", "/v1/health"),
         ("GET", "/v1/ping"),
     }
+
+
+@pytest.mark.parametrize(
+    ("settings", "shown"),
+    [
+        ({"region": "eu-west-3"}, "https://bedrock-runtime.eu-west-3.amazonaws.com"),
+        ({}, "https://bedrock-runtime.{region}.amazonaws.com"),
+        ({"region": ""}, "https://bedrock-runtime.{region}.amazonaws.com"),
+        # A secret never goes into a URL, not even one only shown.
+        ({"region": Secret("eu-west-3")}, "https://bedrock-runtime.{region}.amazonaws.com"),
+    ],
+    ids=["filled", "unset", "empty", "secret"],
+)
+def test_effective_base_url_fills_plain_settings_only(
+    settings: dict[str, Any], shown: str
+) -> None:
+    e = endpoint("bedrock", "https://bedrock-runtime.{region}.amazonaws.com", settings=settings)
+    assert e.effective_base_url == shown
+    assert endpoint("openai", "http://h/{x}/v1").effective_base_url == "http://h/{x}/v1"
