@@ -61,8 +61,9 @@ def confirm(prompt: str, *, auto_approve: bool, allow_input: bool) -> bool:
     if auto_approve:
         return True
     if not allow_input or not sys.stdin.isatty():
+        why = "-input=false forbids asking" if not allow_input else "no terminal to ask on"
         raise ProvisionError(
-            "Refusing to apply without approval: no terminal to ask on. "
+            f"Refusing to apply without approval: {why}. "
             "Run with -auto-approve, or apply a saved plan (plan -out FILE; apply FILE)."
         )
     click.echo(f"\n{prompt}\n  Only 'yes' will be accepted to approve.\n")

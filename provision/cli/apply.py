@@ -41,11 +41,11 @@ def _apply_options(f: F) -> F:
                      help="Do not ask for approval.")(f)
     f = click.option("-input", "--input", "allow_input", default=True, type=bool,
                      metavar="BOOL", help="-input=false never prompts (fails instead).")(f)
-    f = click.option("--force", "force", is_flag=True,
+    f = click.option("-force", "--force", "force", is_flag=True,
                      help="Overwrite files changed outside provision.")(f)
     f = click.option("--backup", "backup", is_flag=True,
                      help="Keep each replaced file as <name>.<timestamp>~.")(f)
-    f = click.option("--no-probe", "no_probe", is_flag=True,
+    f = click.option("-no-probe", "--no-probe", "no_probe", is_flag=True,
                      help="Skip the probes that verify endpoints before writing.")(f)
     return parallelism_option(workflow_options(f))
 

@@ -15,7 +15,8 @@ from provision.lock import force_unlock, lock_path
 @click.argument("lock_id")
 @click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path), default=Path(),
               show_default=True, help="Spec file or directory.")
-@click.option("-state", "--state", "state", type=click.Path(path_type=Path))
+@click.option("-state", "--state", "state", type=click.Path(path_type=Path),
+              help="State file (default: .provision/state.json beside the spec).")
 @click.pass_context
 def command(ctx: click.Context, lock_id: str, spec_path: Path, state: Path | None) -> int:
     """Remove the state lock held under LOCK_ID (only if that is its ID)."""

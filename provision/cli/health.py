@@ -15,7 +15,8 @@ from provision.probe import health
 @click.command("health")
 @click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path), default=Path(),
               show_default=True, help="Spec file or directory (locates the history).")
-@click.option("-state", "--state", "state", type=click.Path(path_type=Path))
+@click.option("-state", "--state", "state", type=click.Path(path_type=Path),
+              help="State file; the health history is read from beside it.")
 @click.option("--window", type=click.IntRange(1, 1000), default=health.WINDOW, show_default=True,
               help="Checks per endpoint in the rolling window.")
 @json_option

@@ -18,7 +18,8 @@ from provision.state import load_state
                                                             dir_okay=False))
 @click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path), default=Path(),
               show_default=True, help="Spec file or directory (locates the state).")
-@click.option("-state", "--state", "state", type=click.Path(path_type=Path))
+@click.option("-state", "--state", "state", type=click.Path(path_type=Path),
+              help="State file (default: .provision/state.json beside the spec).")
 @json_option
 @click.pass_context
 def command(ctx: click.Context, planfile: Path | None, spec_path: Path, state: Path | None,

@@ -15,7 +15,8 @@ from provision.state import load_state, save_state, without_resource
 
 _spec = click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path),
                      default=Path(), show_default=True, help="Spec file or directory.")
-_state = click.option("-state", "--state", "state", type=click.Path(path_type=Path))
+_state = click.option("-state", "--state", "state", type=click.Path(path_type=Path),
+                      help="State file (default: .provision/state.json beside the spec).")
 
 
 @click.group("state")
