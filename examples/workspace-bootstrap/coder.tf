@@ -2,6 +2,8 @@
 # and a coder_script that runs it at every workspace start. bootstrap.sh and provision.yaml sit
 # in a provision/ folder next to the template's main.tf.
 
+# Most templates already declare these two data sources; Terraform rejects a second declaration,
+# so drop them here if yours has them.
 data "coder_workspace" "me" {}
 data "coder_workspace_owner" "me" {}
 
