@@ -224,7 +224,8 @@ def command(
         sim.stop()
         if wrote_ready and ready_file is not None:
             ready_file.unlink(missing_ok=True)
-    out.err("bridge-sim stopped")
+    with contextlib.suppress(OSError):  # its terminal may be gone by now (EIO, EPIPE)
+        out.err("bridge-sim stopped")
     return 0
 
 

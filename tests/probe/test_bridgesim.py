@@ -580,3 +580,29 @@ def test_cli_help_lists_the_switches() -> None:
     for flag in ("--latency", "--fail-429", "--fail-5xx", "--redirect", "--html", "--ready-file"):
         assert flag in result.output
     assert "PROVISION_BRIDGE_SIM_TOKEN" in result.output
+
+
+def test_cli_stops_quietly_when_its_terminal_is_gone(tmp_path: Path) -> None:
+    """The terminal closing before the sim stops (its writes then fail with EIO) is no crash."""
+    env = {**cli_env(TOKEN), "TMPDIR": str(tmp_path)}
+    ready = tmp_path / "ready"
+    controller, terminal = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, "bridge-sim", "--ready-file", str(ready)],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    try:
+        wait_ready(proc, ready)  # type: ignore[arg-type]
+        os.close(controller)  # the terminal goes away
+        controller = -1
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=WAIT)
+    finally:
+        if controller >= 0:
+            os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=WAIT)
+    assert not ready.exists()
+    assert list(tmp_path.glob("provision-crash-*")) == []
