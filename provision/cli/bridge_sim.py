@@ -22,6 +22,9 @@ TOKEN_ENV = "PROVISION_BRIDGE_SIM_TOKEN"
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class _Stop(Exception):
     """Raised by the SIGINT/SIGTERM handler to end the wait (and anything before it)."""
 
@@ -33,7 +36,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
     """SIGINT and SIGTERM end the block quietly (exit 0); the old handlers come back after."""
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
     try:
         yield
     except _Stop:
@@ -203,8 +206,8 @@ def command(
         raise click.UsageError(str(exc)) from exc
     _share_token(secret, token_file, out)
     wrote_ready = False
-    try:
-        with _stop_on_signals():
+    with _stop_on_signals():
+        try:
             try:
                 url = sim.start()
             except OSError as exc:
@@ -220,10 +223,15 @@ def command(
                 out.err(f"  {kind} instance {name}: {url}/api/v2/aibridge/{name}{suffix}")
             while True:  # each pause ends with a signal; SIGINT/SIGTERM raise _Stop
                 signal.pause()
-    finally:
-        sim.stop()
-        if wrote_ready and ready_file is not None:
-            ready_file.unlink(missing_ok=True)
+        finally:
+            # A signal arriving now waits until the sim is down and the ready file gone.
+            stopping = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+            try:
+                sim.stop()
+                if wrote_ready and ready_file is not None:
+                    ready_file.unlink(missing_ok=True)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, stopping)
     with contextlib.suppress(OSError):  # its terminal may be gone by now (EIO, EPIPE)
         out.err("bridge-sim stopped")
     return 0

@@ -4,6 +4,7 @@ recipes against it, and the CLI in a subprocess. Every wait is bounded; every se
 from __future__ import annotations
 
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -594,7 +595,14 @@ def test_cli_stops_quietly_when_its_terminal_is_gone(tmp_path: Path) -> None:
     os.close(terminal)
     try:
         wait_ready(proc, ready)  # type: ignore[arg-type]
-        os.close(controller)  # the terminal goes away
+        shown = b""
+        deadline = time.monotonic() + WAIT
+        while b"anthropic instance" not in shown and time.monotonic() < deadline:
+            readable, _, _ = select.select([controller], [], [], deadline - time.monotonic())
+            if readable:
+                shown += os.read(controller, 4096)  # its start-up lines, all of them
+        assert b"bridge-sim listening on" in shown, shown
+        os.close(controller)  # then the terminal goes away
         controller = -1
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=WAIT)
