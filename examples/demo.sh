@@ -17,9 +17,10 @@ trap cleanup EXIT
 CODER_SESSION_TOKEN="demo-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 export CODER_SESSION_TOKEN
 PROVISION_BRIDGE_SIM_TOKEN="$CODER_SESSION_TOKEN" "$provision" bridge-sim \
-  --ready-file "$work/url" >/dev/null &
+  --ready-file "$work/url" >/dev/null 2>"$work/bridge-sim.log" &
 sim=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+[ -s "$work/url" ] || { cat "$work/bridge-sim.log" >&2; exit 1; }
 url="$(cat "$work/url")"
 
 spec=examples/gitops-aibridge/spec
