@@ -13,7 +13,6 @@ URL) and `skipped` (`probe: {enabled: false}`). Callers show `unverified` as a w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -51,9 +50,6 @@ def _empty() -> Mapping[str, Any]:
     return _EMPTY
 
 
-# Where a setting fills a URL: the same pattern as the probe builder's and the catalog's.
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
 PASSING: frozenset[Outcome] = frozenset({"ok", "throttled", "unverified", "skipped"})
 
 
@@ -83,10 +79,12 @@ class Endpoint:
         one names a setting that is unset or secret, which the probe then reports itself."""
         if "{" not in self.base_url:
             return self.base_url
-        values = {name: self.settings.get(name) for name in _PLACEHOLDER.findall(self.base_url)}
-        if not all(isinstance(v, str) and v for v in values.values()):
+        from provision.probe.build import BuildError, fill
+
+        try:
+            return fill(self.base_url, {}, self.settings)
+        except BuildError:
             return self.base_url
-        return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), self.base_url)
 
 
 @record
