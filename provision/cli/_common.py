@@ -54,6 +54,11 @@ def json_option(f: F) -> F:
                         help="Machine-readable JSON output.")(f)
 
 
+def state_option(f: F) -> F:
+    return click.option("-state", "--state", "state", type=click.Path(path_type=Path),
+                        help="State file (default: .provision/state.json beside the spec).")(f)
+
+
 def output(ctx: click.Context) -> Output:
     root = ctx.find_root()
     obj = root.obj if isinstance(root.obj, dict) else {}

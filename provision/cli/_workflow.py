@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from provision import api
-from provision.cli._common import json_option, spec_options
+from provision.cli._common import json_option, spec_options, state_option
 from provision.errors import ProvisionError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +35,7 @@ def parse_duration(text: str) -> float:
 
 
 def workflow_options(f: F) -> F:
-    f = click.option("-state", "--state", "state", type=click.Path(path_type=Path),
-                     help="State file (default: .provision/state.json beside the spec).")(f)
+    f = state_option(f)
     f = click.option("-target", "--target", "targets", multiple=True, metavar="ADDR",
                      help="Limit to this resource address; repeatable. For exceptional use.")(f)
     f = click.option("-lock-timeout", "--lock-timeout", "lock_timeout", default="0s",

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from provision import api
-from provision.cli._common import output
+from provision.cli._common import output, state_option
 from provision.lock import force_unlock, lock_path
 
 
@@ -15,8 +15,7 @@ from provision.lock import force_unlock, lock_path
 @click.argument("lock_id")
 @click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path), default=Path(),
               show_default=True, help="Spec file or directory.")
-@click.option("-state", "--state", "state", type=click.Path(path_type=Path),
-              help="State file (default: .provision/state.json beside the spec).")
+@state_option
 @click.pass_context
 def command(ctx: click.Context, lock_id: str, spec_path: Path, state: Path | None) -> int:
     """Remove the state lock held under LOCK_ID (only if that is its ID)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from provision import api
-from provision.cli._common import json_option, output
+from provision.cli._common import json_option, output, state_option
 from provision.planfile import read_planfile
 from provision.planview import SYMBOLS
 from provision.state import load_state
@@ -18,8 +18,7 @@ from provision.state import load_state
                                                             dir_okay=False))
 @click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path), default=Path(),
               show_default=True, help="Spec file or directory (locates the state).")
-@click.option("-state", "--state", "state", type=click.Path(path_type=Path),
-              help="State file (default: .provision/state.json beside the spec).")
+@state_option
 @json_option
 @click.pass_context
 def command(ctx: click.Context, planfile: Path | None, spec_path: Path, state: Path | None,

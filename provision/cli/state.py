@@ -8,15 +8,13 @@ from pathlib import Path
 import click
 
 from provision import api
-from provision.cli._common import output
+from provision.cli._common import output, state_option
 from provision.errors import StateError
 from provision.lock import StateLock, lock_path
 from provision.state import load_state, save_state, without_resource
 
 _spec = click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path),
                      default=Path(), show_default=True, help="Spec file or directory.")
-_state = click.option("-state", "--state", "state", type=click.Path(path_type=Path),
-                      help="State file (default: .provision/state.json beside the spec).")
 
 
 @click.group("state")
@@ -26,7 +24,7 @@ def command() -> None:
 
 @command.command("list")
 @_spec
-@_state
+@state_option
 @click.pass_context
 def list_(ctx: click.Context, spec_path: Path, state: Path | None) -> int:
     """List the addresses provision manages."""
@@ -39,7 +37,7 @@ def list_(ctx: click.Context, spec_path: Path, state: Path | None) -> int:
 @command.command("show")
 @click.argument("address")
 @_spec
-@_state
+@state_option
 @click.pass_context
 def show(ctx: click.Context, address: str, spec_path: Path, state: Path | None) -> int:
     """Show one resource's state."""
@@ -54,7 +52,7 @@ def show(ctx: click.Context, address: str, spec_path: Path, state: Path | None) 
 @command.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
 @_spec
-@_state
+@state_option
 @click.pass_context
 def rm(ctx: click.Context, addresses: tuple[str, ...], spec_path: Path,
        state: Path | None) -> int:
