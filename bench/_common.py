@@ -10,6 +10,7 @@ runs), and nothing is written into the checkout.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import statistics
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,21 +33,42 @@ INSTALL_TIMEOUT = 900.0
 
 
 def in_venv(*requirements: str) -> None:
-    """Re-run the calling script with the bench venv's python, installing what is missing."""
+    """Re-run the calling script with the bench venv's python, installing what is missing.
+
+    A venv whose provision declares other console scripts than pyproject.toml is reinstalled.
+    """
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
     if not VENV_PYTHON.exists():
         print(f"bench: creating {VENV.relative_to(REPO)}", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
     wanted = ["provision", *(r.split(">")[0].split("=")[0] for r in requirements)]
-    probe = "import importlib.metadata as m, sys\nfor n in sys.argv[1:]: m.version(n)"
-    if subprocess.run([str(VENV_PYTHON), "-c", probe, *wanted],
+    if subprocess.run([str(VENV_PYTHON), "-c", _INSTALLED, _declared(), *wanted],
                       capture_output=True, timeout=60).returncode != 0:
         print(f"bench: pip install -e . {' '.join(requirements)}", file=sys.stderr)
         subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "-q",
                         "--disable-pip-version-check", "-e", str(REPO), *requirements],
                        check=True, timeout=INSTALL_TIMEOUT)
     os.execv(VENV_PYTHON, [str(VENV_PYTHON), sys.argv[0], *sys.argv[1:]])
+
+
+# Run in the bench venv: exit 0 when every named distribution is installed and provision's
+# console scripts are the ones pyproject.toml declares now. An editable install keeps the
+# metadata of the day it was made, so a console script changed since would otherwise be
+# benchmarked in its old form.
+_INSTALLED = """
+import importlib.metadata as m, json, sys
+for name in sys.argv[2:]:
+    m.version(name)
+dist = m.distribution("provision")
+scripts = {e.name: e.value for e in dist.entry_points if e.group == "console_scripts"}
+sys.exit(scripts != json.loads(sys.argv[1]))
+"""
+
+
+def _declared() -> str:
+    """provision's console scripts as pyproject.toml declares them, in JSON."""
+    return json.dumps(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"])
 
 
 @contextmanager

@@ -20,3 +20,20 @@ def test_probe_benchmark_runs_small() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "6 endpoints, each answering after 50 ms" in proc.stdout
     assert "target: 6 probes in <= 30 s: met" in proc.stdout
+
+
+def test_bench_venv_with_another_console_script_counts_as_stale() -> None:
+    """The check `in_venv` runs in the bench venv, run here against this venv's provision."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def check(declared: str, *names: str) -> int:
+        return subprocess.run([sys.executable, "-c", _common._INSTALLED, declared, *names],
+                              capture_output=True, timeout=60, check=False).returncode
+
+    assert check(_common._declared(), "provision") == 0
+    assert check('{"provision": "provision.cli:main"}', "provision") == 1
+    assert check(_common._declared(), "provision", "no-such-distribution") == 1
