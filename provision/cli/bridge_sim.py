@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import secrets
 import signal
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -17,6 +16,7 @@ from provision.cli._common import output
 from provision.fsutil import atomic_write
 from provision.report import Output
 from provision.secrets import MASK, Secret
+from provision.spec.build import is_loopback
 
 TOKEN_ENV = "PROVISION_BRIDGE_SIM_TOKEN"
 _ALPHANUMERIC = string.ascii_letters + string.digits
@@ -46,15 +46,6 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name may resolve anywhere
-
-
 def _generated_token() -> str:
     """A token shaped like a Coder API key (10-character ID, 22-character secret)."""
 
@@ -77,17 +68,31 @@ def _token(given: str | None, token_file: Path | None) -> Secret:
     return Secret(_generated_token())
 
 
-def _share_token(secret: Secret, token_file: Path | None, out: Output) -> None:
-    """Say where the token is, never what; a generated one goes to its file (mode 0600) only."""
+def _share_token(secret: Secret, token_file: Path | None) -> str:
+    """Where the token is, never what; a generated one goes to its file (mode 0600) only."""
     if token_file is None:
-        out.err(f"  token: {MASK} (from --token or {TOKEN_ENV})")
-        return
+        return f"  token: {MASK} (from --token or {TOKEN_ENV})"
     atomic_write(token_file, (secret.reveal() + "\n").encode(), 0o600)
-    out.err(f"  token: {MASK} (generated; written to {token_file}, mode 0600)")
+    return f"  token: {MASK} (generated; written to {token_file}, mode 0600)"
+
+
+def _announce(out: Output, notes: list[str], url: str, instances: Mapping[str, str]) -> None:
+    """The start-up lines: the notes and each instance's URL on stderr, the base URL on stdout."""
+    for note in notes:
+        out.err(note)
+    out.out(f"bridge-sim listening on {url}")
+    for name, kind in instances.items():
+        suffix = "/v1" if kind == "openai" else ""
+        out.err(f"  {kind} instance {name}: {url}/api/v2/aibridge/{name}{suffix}")
 
 
 @click.command("bridge-sim")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (an IPv6 one with or without brackets).",
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -175,12 +180,13 @@ def command(
     on URL", on stdout; never prints the token.
     """
     out = output(ctx)
-    if not _is_loopback(host):
+    notes = []
+    if not is_loopback(host):
         if not allow_remote:
             raise click.UsageError(
                 f"refusing to bind {host}, which is not loopback, without --allow-remote"
             )
-        out.err(
+        notes.append(
             out.style("warning:", "yellow", "bold", err=True)
             + f" bridge-sim on {host} is reachable from other hosts; it is a test double"
         )
@@ -189,10 +195,11 @@ def command(
 
     from provision.probe.bridgesim import BridgeSim
 
+    bind = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
         sim = BridgeSim(
             secret.reveal(),
-            host=host,
+            host=bind,
             port=port,
             latency=latency,
             fail_429=fail_429,
@@ -204,24 +211,26 @@ def command(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    _share_token(secret, token_file, out)
+    notes.append(_share_token(secret, token_file))
     wrote_ready = False
+    unheard: OSError | None = None
     with _stop_on_signals():
         try:
             try:
                 url = sim.start()
             except OSError as exc:
+                shown = f"[{bind}]" if ":" in bind else bind
                 raise click.ClickException(
-                    f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                    f"cannot listen on {shown}:{port}: {exc.strerror or exc}"
                 ) from exc
             if ready_file is not None:
                 atomic_write(ready_file, (url + "\n").encode(), 0o644)
                 wrote_ready = True
-            out.out(f"bridge-sim listening on {url}")
-            for name, kind in sim.instances.items():
-                suffix = "/v1" if kind == "openai" else ""
-                out.err(f"  {kind} instance {name}: {url}/api/v2/aibridge/{name}{suffix}")
-            while True:  # each pause ends with a signal; SIGINT/SIGTERM raise _Stop
+            try:
+                _announce(out, notes, url, sim.instances)
+            except OSError as exc:  # its terminal or pipe went away (EIO, EPIPE): no one hears
+                unheard = exc
+            while unheard is None:  # each pause ends with a signal; SIGINT/SIGTERM raise _Stop
                 signal.pause()
         finally:
             # A signal arriving now waits until the sim is down and the ready file gone.
@@ -232,9 +241,15 @@ def command(
                     ready_file.unlink(missing_ok=True)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, stopping)
-    with contextlib.suppress(OSError):  # its terminal may be gone by now (EIO, EPIPE)
-        out.err("bridge-sim stopped")
-    return 0
+    # The last line is best-effort: its terminal may be gone by now (EIO, EPIPE).
+    with contextlib.suppress(OSError):
+        if unheard is None:
+            out.err("bridge-sim stopped")
+        else:
+            out.err(f"error: bridge-sim stopped: its output went away ({unheard.strerror})")
+    # Stopped after serving until signalled is success. Stopped before anyone learnt where it
+    # serves is not: exit 1, quietly, as main() and run() end any command whose output goes.
+    return 0 if unheard is None else 1
 
 
 def _instance(spec: str) -> tuple[str, str]:

@@ -6,7 +6,6 @@ is safe to show (it never carries a secret value).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +14,7 @@ from provision.catalog import ProbeStep
 from provision.probe import Endpoint, Outcome, sigv4
 from provision.record import field, record, replace
 from provision.secrets import MASK, REDACTOR, Secret
+from provision.spec.build import is_loopback
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # Header values go on the wire as visible ASCII; anything else makes httpx raise an error whose
@@ -208,16 +208,6 @@ def aws_keys(endpoint: Endpoint) -> tuple[Secret, Secret] | None:
     if all(isinstance(k, Secret) and k.known for k in pair):
         return pair  # type: ignore[return-value]
     return None
-
-
-def is_loopback(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def refuses_plain_http(request: Request, allow_insecure: bool) -> bool:

@@ -30,9 +30,19 @@ def expand_home(text: str, env: Mapping[str, str]) -> Path:
 
 
 def is_loopback(host: str) -> bool:
+    """Whether `host` stays on this machine: `localhost` and the names under it (RFC 6761 has
+    them resolve to loopback), or a loopback address. The spelling is a URL's or a command
+    line's: any case, a trailing dot, an IPv6 address with or without its brackets."""
+    if host.startswith("[") and host.endswith("]"):  # brackets hold an IPv6 address only
+        return ":" in host and is_loopback(host[1:-1])
+    host = host.lower().removesuffix(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        return False  # any other name may resolve anywhere
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1 is 127.0.0.1; Python 3.11's ipaddress says otherwise (gh-117566).
+        address = address.ipv4_mapped
+    return address.is_loopback

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click.testing
 import httpx
@@ -538,6 +540,7 @@ def invoke(*args: str, token: str | None = TOKEN) -> click.testing.Result:
     [
         (("--host", "0.0.0.0"), TOKEN, "--allow-remote"),
         (("--host", "example.com"), TOKEN, "--allow-remote"),
+        (("--host", "[2001:db8::1]"), TOKEN, "--allow-remote"),
         ((), None, "--token-file PATH"),
         (("--token-file", "t"), TOKEN, "a token was given"),
         (("--instance", "eu"), TOKEN, "NAME=TYPE"),
@@ -546,8 +549,8 @@ def invoke(*args: str, token: str | None = TOKEN) -> click.testing.Result:
         (("--token", "has space"), None, "printable ASCII"),
         (("--fail-429", "-1"), TOKEN, "-1 is not in the range"),
     ],
-    ids=["any-host", "host-name", "no-token", "token-and-file", "instance", "type", "redir", "ws",
-         "count"],
+    ids=["any-host", "host-name", "ipv6-host", "no-token", "token-and-file", "instance", "type",
+         "redir", "ws", "count"],
 )  # fmt: skip
 def test_cli_usage_errors(args: tuple[str, ...], token: str | None, message: str) -> None:
     result = invoke(*args, token=token)
@@ -573,6 +576,48 @@ def test_cli_port_in_use() -> None:
         result = invoke("--port", port)
     assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output
     assert TOKEN not in result.output
+
+
+def ipv6_loopback_missing() -> str:
+    """Why this machine cannot listen on ::1, or "" if it can."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError as exc:
+        return f"no IPv6 loopback here: {exc}"
+    return ""
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]"])
+def test_cli_serves_on_ipv6_loopback(tmp_path: Path, client: httpx.Client, host: str) -> None:
+    if why := ipv6_loopback_missing():
+        pytest.skip(why)
+    with running(tmp_path, "--host", host) as sim:
+        parts = urlsplit(sim.url)
+        assert (parts.scheme, parts.netloc) == ("http", f"[::1]:{parts.port}")
+        assert client.get(f"{sim.url}/api/v2/buildinfo").status_code == 200
+        with pytest.raises(ConnectionRefusedError):  # ::1 alone, not every address
+            socket.create_connection(("127.0.0.1", parts.port or 0), timeout=WAIT).close()
+        code, out, err = sim.stop()
+    assert code == 0, err
+    assert out == f"bridge-sim listening on {sim.url}\n"
+    assert f"{sim.url}/api/v2/aibridge/openai/v1" in err and "warning" not in err
+
+
+def test_cli_takes_a_localhost_name_as_loopback(tmp_path: Path) -> None:
+    """Names under localhost are loopback (RFC 6761); one the resolver does not know is a clear
+    error, not a traceback."""
+    name = "provision-bridge-sim-test.localhost"
+    try:
+        socket.getaddrinfo(name, None, socket.AF_INET)
+    except socket.gaierror:
+        proc = run_cli("--host", name)
+        assert proc.returncode == 1 and f"error: cannot listen on {name}:0" in proc.stderr
+        assert "Traceback" not in proc.stderr and "--allow-remote" not in proc.stderr
+        return
+    with running(tmp_path, "--host", name) as sim:  # this machine's resolver knows them
+        code, _, err = sim.stop()
+    assert code == 0 and "warning" not in err
 
 
 def test_cli_help_lists_the_switches() -> None:
@@ -614,3 +659,37 @@ def test_cli_stops_quietly_when_its_terminal_is_gone(tmp_path: Path) -> None:
             proc.wait(timeout=WAIT)
     assert not ready.exists()
     assert list(tmp_path.glob("provision-crash-*")) == []
+
+
+@pytest.mark.parametrize("gone", ["terminal", "stdout-terminal", "stdout-pipe"])
+def test_cli_stops_cleanly_when_its_output_is_gone_at_start(tmp_path: Path, gone: str) -> None:
+    """Its output gone before the start-up lines (EIO from a closed terminal, EPIPE from a closed
+    pipe): it stops, removes its ready file and exits 1, with no crash log and no traceback."""
+    env = {**cli_env(TOKEN), "TMPDIR": str(tmp_path)}
+    ready = tmp_path / "ready"
+    if gone == "stdout-pipe":
+        reader, dead = os.pipe()
+        os.close(reader)
+    else:
+        controller, dead = os.openpty()
+        os.close(controller)  # every write to the terminal now fails with EIO
+    stderr = dead if gone == "terminal" else subprocess.PIPE
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN, "bridge-sim", "--ready-file", str(ready)],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=dead, stderr=stderr, text=True,
+        )  # fmt: skip
+    finally:
+        os.close(dead)
+    try:
+        _, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=WAIT)
+    assert proc.returncode == 1
+    assert not ready.exists()
+    assert list(tmp_path.glob("provision-crash-*")) == []
+    if err is not None:  # stderr was a pipe that stayed open
+        assert "Traceback" not in err and "unexpected" not in err
+        assert "error: bridge-sim stopped: its output went away" in err

@@ -14,6 +14,7 @@ from provision.errors import Diagnostic, DiagnosticsError, ProvisionError
 from provision.model import Spec
 from provision.record import FrozenInstanceError, is_record, replace
 from provision.secrets import Origin, Secret
+from provision.spec.build import is_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"CODER_SESSION_TOKEN": "tok-session-123", "HOME": "/home/dev"}
@@ -337,6 +338,57 @@ def test_plain_http_warnings(cwd: Path) -> None:
         "spec.yaml:4:18: The Coder token would be sent over plain http to coder.internal",
         'spec.yaml:6:24: The API key of "vllm" would be sent over plain http to 10.0.0.5',
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LocalHost", True),
+        ("localhost.", True),
+        ("models.localhost", True),
+        ("a.b.LOCALHOST.", True),
+        ("127.0.0.1", True),
+        ("127.3.2.1", True),
+        ("127.0.0.1.", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("[0:0:0:0:0:0:0:1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("[::ffff:7f00:1]", True),
+        ("", False),
+        (".", False),
+        ("notlocalhost", False),
+        ("localhost.example.com", False),
+        ("[localhost]", False),
+        ("[127.0.0.1]", False),
+        ("[::1", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.5", False),
+        ("::ffff:10.0.0.5", False),
+        ("2001:db8::1", False),
+        ("coder.internal", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    """One rule for the spec's plain-http warning, the probe's refusal and bridge-sim's bind."""
+    assert is_loopback(host) is loopback
+
+
+def test_plain_http_to_a_spelling_of_localhost_is_no_warning(cwd: Path) -> None:
+    got = warnings(
+        cwd,
+        """\
+        version: 1
+        deployments:
+          dev:
+            providers:
+              vllm: {base_url: "http://LOCALHOST.:8000/v1", api_key: {env: K}}
+              lmstudio: {base_url: "http://[::ffff:127.0.0.1]:1234/v1", api_key: {env: K}}
+        """,
+    )
+    assert got == []
 
 
 def test_anthropic_temperature_one_is_fine(cwd: Path) -> None:
