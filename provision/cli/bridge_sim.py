@@ -22,11 +22,12 @@ TOKEN_ENV = "PROVISION_BRIDGE_SIM_TOKEN"
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP is its terminal closing; under nohup it is ignored and stays so.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class _Stop(Exception):
-    """Raised by the SIGINT/SIGTERM handler to end the wait (and anything before it)."""
+    """Raised by the stop signals' handler to end the wait (and anything before it)."""
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -35,8 +36,10 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM end the block quietly (exit 0); the old handlers come back after."""
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
+    """SIGINT, SIGTERM and SIGHUP end the block quietly (exit 0), except a signal that was
+    ignored when it started; the old handlers come back after."""
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
     except _Stop:
@@ -173,7 +176,7 @@ def command(
     ready_file: Path | None,
     allow_remote: bool,
 ) -> int:
-    """Serve a stand-in Coder deployment with AI Bridge until SIGINT or SIGTERM.
+    """Serve a stand-in Coder deployment with AI Bridge until SIGINT, SIGTERM or SIGHUP.
 
     Answers /api/v2/buildinfo, /api/v2/users/me and /api/v2/aibridge/<instance>/v1/models as a
     real deployment does, with switches to inject faults. Prints one line, "bridge-sim listening
@@ -230,7 +233,7 @@ def command(
                 _announce(out, notes, url, sim.instances)
             except OSError as exc:  # its terminal or pipe went away (EIO, EPIPE): no one hears
                 unheard = exc
-            while unheard is None:  # each pause ends with a signal; SIGINT/SIGTERM raise _Stop
+            while unheard is None:  # each pause ends with a signal; a stop signal raises _Stop
                 signal.pause()
         finally:
             # A signal arriving now waits until the sim is down and the ready file gone.

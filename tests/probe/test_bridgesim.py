@@ -442,11 +442,20 @@ def run_cli(*args: str, token: str | None = TOKEN) -> subprocess.CompletedProces
 
 
 @contextmanager
-def running(tmp_path: Path, *args: str, token: str | None = TOKEN) -> Iterator[Running]:
+def running(
+    tmp_path: Path, *args: str, token: str | None = TOKEN, ignored: tuple[int, ...] = ()
+) -> Iterator[Running]:
+    """bridge-sim with a ready file; `ignored` signals are ignored when it starts (nohup)."""
+
+    def ignore() -> None:
+        for sig in ignored:
+            signal.signal(sig, signal.SIG_IGN)
+
     ready = tmp_path / "ready"
     proc = subprocess.Popen(
         [sys.executable, "-c", RUN, "bridge-sim", "--ready-file", str(ready), *args],
         cwd=ROOT, env=cli_env(token), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ignore,
     )  # fmt: skip
     try:
         yield Running(proc, wait_ready(proc, ready), ready)
@@ -478,7 +487,8 @@ def wait_ready(proc: subprocess.Popen[str], ready: Path) -> str:
     pytest.fail(f"bridge-sim wrote no ready file in {WAIT} s")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_cli_serves_until_signalled(tmp_path: Path, client: httpx.Client, sig: int) -> None:
     with running(tmp_path, "--instance", "openai-eu=openai") as sim:
         assert sim.url.startswith("http://127.0.0.1:")
@@ -489,6 +499,16 @@ def test_cli_serves_until_signalled(tmp_path: Path, client: httpx.Client, sig: i
     assert out == f"bridge-sim listening on {sim.url}\n"
     assert "token: (sensitive value)" in err and "bridge-sim stopped" in err
     assert TOKEN not in out + err
+    assert not sim.ready.exists()
+
+
+def test_cli_under_nohup_outlives_its_terminal(tmp_path: Path, client: httpx.Client) -> None:
+    with running(tmp_path, ignored=(signal.SIGHUP,)) as sim:
+        sim.proc.send_signal(signal.SIGHUP)
+        r = client.get(f"{sim.url}/api/v2/buildinfo")  # answered after the hang-up
+        assert sim.proc.poll() is None
+        code, _, err = sim.stop(signal.SIGTERM)
+    assert r.status_code == 200 and code == 0, err
     assert not sim.ready.exists()
 
 
