@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "providers": ("providers", "command", "List the providers provision knows: API kind, "
                                           "endpoint, env vars, how Mux holds them."),
     "bridge-sim": ("bridge_sim", "command", "Serve a stand-in Coder deployment with AI Bridge "
-                                            "until SIGINT or SIGTERM."),
+                                            "until SIGINT, SIGTERM or SIGHUP."),
     "probe": ("probe", "command", "Probe every endpoint with the values apply would write; "
                                   "exit 1 if a required one fails."),
     "health": ("health", "command", "Per endpoint: success rate over the rolling window, "
