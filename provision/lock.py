@@ -1,9 +1,10 @@
 """Two cross-process locks.
 
-`StateLock` is provision's own, with Terraform's habits: a lock-info file created with O_EXCL
-that names its holder, fail fast by default, `-lock-timeout=DURATION` to wait, `force-unlock ID`
-to remove a lock left by a crash. Nothing breaks a lock automatically; a lock whose holder is
-provably dead is reported as stale, with the command that removes it.
+`StateLock` is provision's own, with Terraform's habits: a lock-info file that names its holder
+and appears with its content (written aside, then hard-linked, which never replaces a lock that
+is there), fail fast by default, `-lock-timeout=DURATION` to wait, `force-unlock ID` to remove a
+lock left by a crash. Nothing breaks a lock automatically; a lock whose holder is provably dead
+is reported as stale, with the command that removes it.
 
 `MuxLock` is the lock Mux itself takes around every providers.jsonc read-modify-write: the
 directory `providers.jsonc.lock/`. Mux (FileLeaseManager.withDirLock) installs that directory by
@@ -24,6 +25,7 @@ import os
 import secrets
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -42,6 +44,8 @@ MUX_LOCK_TIMEOUT = 10.0
 # stale for every writer we know of, and still only reported.
 MUX_LOCK_STALE_AFTER = 60.0
 _MIN_POLL, _MAX_POLL = 0.1, 0.5
+# link(2) answers these where the filesystem has no hard links (FAT, some FUSE and SMB mounts).
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 def lock_path(state_file: Path) -> Path:
@@ -139,7 +143,8 @@ class LockInfo:
 
 def read_lock_info(path: Path) -> LockInfo | None:
     """The holder recorded at path; None when there is no lock or it cannot be parsed."""
-    for _ in range(5):  # the holder may be between its O_EXCL create and its write
+    # A holder on a filesystem without hard links creates the file before it writes it.
+    for _ in range(5):
         try:
             info = LockInfo.from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
@@ -150,6 +155,43 @@ def read_lock_info(path: Path) -> LockInfo | None:
             return info
         time.sleep(0.02)
     return None
+
+
+def _create_lock_file(path: Path, payload: bytes) -> bool:
+    """Create path holding payload, or return False when a lock is already there.
+
+    Created with O_EXCL and then written, the lock would exist empty for a moment, and under load
+    for long enough that another run reports it as unreadable instead of naming its holder. So
+    the payload is written to a temp file beside it first; link(2) publishes it whole and, unlike
+    a rename, fails when the name is taken.
+    """
+    ensure_dir(path.parent)
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _create_error(path, exc) from exc
+    staged = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:  # mkstemp made it 0600
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())  # a lock that outlives a power cut still names its holder
+        os.link(staged, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise _create_error(path, exc) from exc
+        return create_exclusive(path, payload, 0o600)
+    finally:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+    return True
+
+
+def _create_error(path: Path, exc: OSError) -> LockError:
+    summary = f"Cannot take the state lock {path}: {exc.strerror or exc}"
+    return LockError(summary, diagnostics=[Diagnostic.error(summary)])
 
 
 def _unreadable_detail(path: Path) -> str:
@@ -196,7 +238,7 @@ class StateLock(_Lock):
         delay = _MIN_POLL
         vanished = 0
         while True:
-            if create_exclusive(self.path, payload, 0o600):
+            if _create_lock_file(self.path, payload):
                 self._held = True
                 return self
             holder = read_lock_info(self.path)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -8,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,7 +87,60 @@ def test_second_acquirer_fails_fast_with_the_holders_info(state_lock: Path) -> N
             assert expected in text
         assert "stale" not in text
         assert "-lock-timeout" in text
+        assert [p.name for p in state_lock.parent.iterdir()] == [state_lock.name]
     assert not state_lock.exists()
+
+
+def test_the_lock_never_exists_empty_or_half_written(
+    state_lock: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run that finds the lock must find its holder in it; one created empty and written
+    after is reported as unreadable, a crash remnant to delete by hand. So look at the lock
+    around every file call the acquiring run makes."""
+    lock = StateLock(state_lock, "apply")
+    seen: list[Any] = []
+
+    def look() -> None:
+        try:
+            seen.append(json.loads(state_lock.read_bytes()))
+        except FileNotFoundError:
+            seen.append(None)
+        except ValueError:
+            seen.append("torn")
+
+    def watched(call: Callable[..., Any]) -> Callable[..., Any]:
+        def around(*args: Any, **kwargs: Any) -> Any:
+            look()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                look()
+
+        return around
+
+    with monkeypatch.context() as patch:
+        for name in ("open", "fchmod", "write", "fsync", "close", "link", "rename", "replace"):
+            patch.setattr(os, name, watched(getattr(os, name)))
+        lock.acquire()
+    lock.release()
+    holder = lock.info.to_json()
+    assert holder in seen, "the lock was never seen: nothing was watched"
+    assert [s for s in seen if s not in (None, holder)] == []
+    assert list(state_lock.parent.iterdir()) == []
+
+
+def test_a_filesystem_without_hard_links_still_locks(
+    state_lock: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    with StateLock(state_lock, "apply") as held:
+        assert read_lock_info(state_lock) == held.info
+        with pytest.raises(LockError, match="Error acquiring the state lock"):
+            StateLock(state_lock, "apply").acquire()
+    assert list(state_lock.parent.iterdir()) == []
 
 
 def test_waiting_succeeds_when_the_holder_releases(state_lock: Path) -> None:

@@ -1,9 +1,10 @@
 """Two applies at once and an apply killed mid-way, as real processes.
 
-The overlap is made certain rather than hoped for: bridge-sim answers slowly, so the first apply
-holds the state lock through its preflight while the others start. The kill lands between two
-writes for certain: apply reports each written file on stdout, and with the pipe shrunk to one
-page and nobody reading it, apply blocks after a few dozen of its 200 files.
+The overlap is made certain rather than hoped for: the first apply asks for approval on a
+pseudo-terminal and holds the state lock until the test answers, however long the others take to
+start on a busy machine. The kill lands between two writes for certain: apply reports each
+written file on stdout, and with the pipe shrunk to one page and nobody reading it, apply blocks
+after a few dozen of its 200 files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -54,6 +56,17 @@ def started(
             proc.wait(timeout=PROCESS_TIMEOUT)
 
 
+@contextlib.contextmanager
+def terminal() -> Iterator[tuple[int, int]]:
+    """A pseudo-terminal as (leader, follower): apply asks for approval only on a terminal."""
+    leader, follower = pty.openpty()
+    try:
+        yield leader, follower
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
 def gitops(tmp_path: Path, url: str) -> tuple[Path, list[str]]:
     spec = tmp_path / "spec"
     shutil.copytree(EXAMPLES / "gitops-aibridge" / "spec", spec)
@@ -72,21 +85,24 @@ def gitops(tmp_path: Path, url: str) -> tuple[Path, list[str]]:
 def test_two_applies_one_wins_the_other_fails_or_waits(
     tmp_path: Path, bridge_sim: Callable[..., BridgeSim], mux_parse: Callable[[str], Any]
 ) -> None:
-    sim = bridge_sim(latency=0.4)
+    sim = bridge_sim()
     spec, f = gitops(tmp_path, sim.url)
     env = proc_env(CODER_SESSION_TOKEN=CANARY_TOKEN)
     lock = spec / ".provision" / "state.lock"
-    with started(
-        "apply",
-        *f,
-        "-auto-approve",
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as first:
-        wait_for(lock.exists, what="the first apply to take the state lock")
-        holder = json.loads(lock.read_text())
+    with (
+        terminal() as (leader, follower),
+        started(
+            "apply",
+            *f,
+            cwd=tmp_path,
+            env=env,
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as first,
+    ):
+        wait_for(lock.exists, PROCESS_TIMEOUT, "the first apply to take the state lock")
+        holder = json.loads(lock.read_text())  # a lock appears with its holder already in it
         assert holder["Pid"] == first.pid and holder["Operation"] == "apply"
         with started(
             "apply",
@@ -99,12 +115,14 @@ def test_two_applies_one_wins_the_other_fails_or_waits(
             stderr=subprocess.PIPE,
         ) as waiter:
             second = run_proc("apply", *f, "-auto-approve", cwd=tmp_path, env=env)
-            assert first.poll() is None, "the first apply ended before the second started"
+            assert first.poll() is None, "the first apply ended before its approval"
             assert second.code == 1
             assert "Error acquiring the state lock" in second.err
             assert f"Pid:       {first.pid}" in second.err
+            os.write(leader, b"yes\n")
             out, err = first.communicate(timeout=PROCESS_TIMEOUT)
             assert first.returncode == 0, err.decode()
+            assert "Do you want to perform these actions?" in out.decode()
             assert "Apply complete!" in out.decode()
             w_out, w_err = waiter.communicate(timeout=PROCESS_TIMEOUT)
             assert waiter.returncode == 0, w_err.decode()
