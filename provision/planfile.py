@@ -21,13 +21,13 @@ from provision.errors import ApplyError, Diagnostic
 from provision.fsutil import atomic_write, sha256_file
 from provision.model import Spec
 from provision.plan import Plan, read_current
+from provision.planfile_schema import PLANFILE_FORMAT, PLANFILE_VERSION, SCHEMA
 from provision.planview import plan_json
 from provision.record import record
 from provision.secrets import REDACTOR, Secret, secrets_in
+from provision.spec.jsonschema import validate
+from provision.spec.source import SourceMap
 from provision.spec.variables import VarArg
-
-PLANFILE_FORMAT = "provision-plan"
-PLANFILE_VERSION = 2
 
 
 def spec_secrets(spec: Spec) -> dict[str, Secret]:
@@ -96,8 +96,8 @@ def _digest(content: bytes | None, key: bytes) -> str | None:
 
 @record
 class SavedPlan:
-    """A plan file read back for `apply FILE`: its path and JSON document (no secret values).
-    Only format and version are checked here; check_fresh compares it with a new plan."""
+    """A plan file read back for `apply FILE`: its path and JSON document (no secret values),
+    whose shape read_planfile has checked; check_fresh compares it with a new plan."""
 
     path: Path
     doc: dict[str, Any]
@@ -120,16 +120,62 @@ class SavedPlan:
 
 
 def read_planfile(path: Path) -> SavedPlan:
+    """The plan file at path, checked whole against planfile_schema: any damage is one
+    ApplyError here, so nothing that reads the document later can fail on its shape."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ApplyError(f"Cannot read saved plan {path}: {exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ApplyError(f"Cannot read plan file {path}: {exc.strerror or exc}") from None
+    doc = _parse(path, data)
     if not isinstance(doc, dict) or doc.get("format") != PLANFILE_FORMAT:
-        raise ApplyError(f"{path} is not a provision plan file")
-    if doc.get("format_version") != PLANFILE_VERSION:
-        raise ApplyError(f"{path} was written by an incompatible provision version "
-                         f"({doc.get('provision_version')})")
+        raise _invalid(path, "it is not a provision plan file")
+    version = doc.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version != PLANFILE_VERSION:
+        raise _other_version(path, version, doc.get("provision_version"))
+    problems = validate(doc, SourceMap(), SCHEMA)
+    if problems:
+        more = [f"Also: {p.summary}" for p in problems[1:6]]
+        if len(problems) > 6:
+            more.append(f"… and {len(problems) - 6} more")
+        raise _invalid(path, problems[0].summary, more)
     return SavedPlan(path=path, doc=doc)
+
+
+def _parse(path: Path, data: bytes) -> Any:
+    if not data.strip():
+        raise _invalid(path, "the file is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(path, f"it is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                             f"{exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _invalid(path, f"it is not JSON ({exc.msg} at line {exc.lineno} column "
+                             f"{exc.colno})") from None
+    except RecursionError:
+        raise _invalid(path, "it is nested too deeply to read") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise _invalid(path, f"it is not JSON that can be read ({exc})") from None
+
+
+def _invalid(path: Path, problem: str, more: Sequence[str] = ()) -> ApplyError:
+    summary = f"Invalid plan file {path}: {problem}"
+    hint = ("Make a new plan with `provision plan -out FILE`: this file is damaged, or was not "
+            "written by provision.")
+    return ApplyError(summary, diagnostics=[Diagnostic.error(summary, "\n".join([*more, hint]))])
+
+
+def _other_version(path: Path, version: int, writer: object) -> ApplyError:
+    by = (f" by provision {writer}"
+          if isinstance(writer, str) and writer.isprintable() and len(writer) <= 40 else "")
+    age = "a newer" if version > PLANFILE_VERSION else "an older"
+    summary = (f"Plan file {path} has {age} format (version {version}, written{by}): "
+               f"provision {__version__} reads version {PLANFILE_VERSION}")
+    hint = ("Apply it with the provision that made it, or make a new plan with this one."
+            if version > PLANFILE_VERSION else "Make a new plan with `provision plan -out`.")
+    return ApplyError(summary, diagnostics=[Diagnostic.error(summary, hint)])
 
 
 def check_fresh(saved: SavedPlan, plan: Plan, key: bytes) -> None:

@@ -25,7 +25,9 @@ def command(ctx: click.Context, spec_path: Path, state: Path | None, window: int
             as_json: bool) -> int:
     """Per endpoint: success rate over the rolling window, p50/p95 latency, last check."""
     out = output(ctx)
-    rows = health.summary(health.read(api.state_file_for(spec_path, state).parent), window)
+    history = health.read(api.state_file_for(spec_path, state).parent)
+    out.diagnostics(history.warnings)
+    rows = health.summary(history.records, window)
     if as_json:
         out.json({"format_version": "1.0", "window": window, "endpoints": rows})
         return 0

@@ -7,6 +7,9 @@ replaced: cutting the file back replaces health.jsonl by a rename, so a lock on 
 itself would let a writer that opened it just before the rename append to the orphaned file.
 Where the filesystem cannot lock (some network mounts), the append goes ahead unlocked: the
 history is a record of probes, not worth failing a probe run or an apply for.
+
+It is read as a log: a line that is not a record as `append` writes it (torn by a killed run,
+edited, damaged) is skipped and counted, and the rest is summarised.
 """
 
 from __future__ import annotations
@@ -20,16 +23,25 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from provision.errors import Diagnostic, ProvisionError
 from provision.fsutil import atomic_write, ensure_dir
 from provision.probe import Verdict
+from provision.record import record
 
 HISTORY_FILENAME = "health.jsonl"
 MAX_RECORDS = 5000  # the file is cut back to half this when it grows past it
 WINDOW = 20  # checks per endpoint in the rolling window
+# 9999-12-30T00:00Z, the last `time` shown as a local date in every time zone (datetime ends
+# with the year 9999).
+LAST_TIME = 253_402_128_000
 
 
 def history_path(state_dir: Path) -> Path:
     return state_dir / HISTORY_FILENAME
+
+
+def history_lock_path(state_dir: Path) -> Path:
+    return state_dir / (HISTORY_FILENAME + ".lock")
 
 
 def append(state_dir: Path, verdicts: Iterable[Verdict], *, when: float | None = None) -> None:
@@ -40,15 +52,27 @@ def append(state_dir: Path, verdicts: Iterable[Verdict], *, when: float | None =
         return
     ensure_dir(state_dir)
     path = history_path(state_dir)
-    lock = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        _append_locked(path, history_lock_path(state_dir), lines.encode())
+    except OSError as exc:
+        raise ProvisionError(f"Cannot record the probe history in {path}: "
+                             f"{exc.strerror or exc}") from None
+
+
+def _append_locked(path: Path, lock_file: Path, data: bytes) -> None:
+    lock = os.open(lock_file, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         import fcntl  # POSIX only: imported here so that importing this module never fails
 
         with contextlib.suppress(OSError):  # ENOLCK, EOPNOTSUPP: no locks on this filesystem
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, lines.encode())
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # end a killed run's torn line: it must not swallow ours
+            while data:
+                data = data[os.write(fd, data):]
         finally:
             os.close(fd)
         _bound(path)
@@ -62,21 +86,62 @@ def _bound(path: Path) -> None:
         atomic_write(path, b"".join(records[-(MAX_RECORDS // 2):]), 0o600)
 
 
-def read(state_dir: Path) -> list[dict[str, Any]]:
+@record
+class History:
+    """The records that could be read, oldest first, and a warning if some lines could not."""
+
+    records: tuple[dict[str, Any], ...]
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+def read(state_dir: Path) -> History:
     path = history_path(state_dir)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
-        return []
-    out = []
+        return History(records=())
+    except OSError as exc:
+        return History(records=(), warnings=(Diagnostic.warning(
+            f"Cannot read the probe history {path}: {exc.strerror or exc}"),))
+    *lines, last = data.split(b"\n")
+    records, skipped = [], 0
     for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a torn last line from a killed run: skip it, keep the rest
-        if isinstance(record, dict) and "address" in record:
-            out.append(record)
-    return out
+        parsed = _parse(line)
+        if parsed is not None:
+            records.append(parsed)
+        elif line.strip():
+            skipped += 1
+    # A last line with no newline is being appended right now, or was torn by a killed run.
+    parsed = _parse(last)
+    if parsed is not None:
+        records.append(parsed)
+    if not skipped:
+        return History(records=tuple(records))
+    return History(records=tuple(records), warnings=(Diagnostic.warning(
+        f"Skipped {skipped} unreadable line{'s' if skipped > 1 else ''} in {path}",
+        "Not UTF-8, not JSON, or not a probe record; the other records are summarised."),))
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """The record on line, if it holds every field summary reads, of the type append writes."""
+    try:
+        r = json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if not (isinstance(r, dict) and isinstance(r.get("address"), str)
+            and isinstance(r.get("outcome"), str) and isinstance(r.get("passed"), bool)
+            and isinstance(r.get("url"), str | None) and _number(r.get("time"), LAST_TIME)):
+        return None
+    status = r.get("status")
+    if status is None or (isinstance(status, int) and _number(status, 999)
+                          and _number(r.get("latency_ms"), 1e9)):
+        return r
+    return None
+
+
+def _number(value: object, top: float) -> bool:
+    """A JSON number in 0..top; NaN fails the comparison, and a huge int never reaches float."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= top
 
 
 def summary(records: Iterable[dict[str, Any]], window: int = WINDOW) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from provision.probe import Verdict, health
 ROOT = Path(__file__).resolve().parents[2]
 APPENDER = """\
 import sys
+import tempfile
 from pathlib import Path
 from provision.probe import Verdict, health
 health.MAX_RECORDS = int(sys.argv[3])
@@ -76,7 +78,7 @@ def test_an_append_waits_for_the_lock(tmp_path: Path) -> None:
         os.close(lock)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert [r["address"] for r in health.read(tmp_path)] == ["waiting.0"]
+    assert [r["address"] for r in health.read(tmp_path).records] == ["waiting.0"]
 
 
 def test_verdicts_in_the_history_carry_no_credential(tmp_path: Path) -> None:
@@ -100,4 +102,107 @@ def test_a_filesystem_without_locks_still_records(tmp_path: Path,
     health.append(tmp_path, [Verdict(address="a", url="http://127.0.0.1:9/v1", outcome="ok",
                                      status=200, latency_ms=1.0, reason="ok", hint="",
                                      model_count=None, attempts=1, required=True)])
-    assert [r["address"] for r in health.read(tmp_path)] == ["a"]
+    assert [r["address"] for r in health.read(tmp_path).records] == ["a"]
+
+
+def verdict(address: str, status: int | None = 200) -> Verdict:
+    return Verdict(address=address, url="http://127.0.0.1:9/v1", outcome="ok", status=status,
+                   latency_ms=3.0, reason="ok", hint="", model_count=1, attempts=1,
+                   required=True)
+
+
+GOOD = json.dumps({"time": 1.0, **verdict("x").to_json()}, sort_keys=True)
+BAD_LINES = {
+    "not-utf8": b'{"address": "\xff"}',
+    "not-json": b"not json",
+    "a-list": b"[]",
+    "deep": b"[" * 100_000,
+    "address-int": GOOD.replace('"address": "x"', '"address": 5').encode(),
+    "outcome-null": GOOD.replace('"outcome": "ok"', '"outcome": null').encode(),
+    "passed-string": GOOD.replace('"passed": true', '"passed": "yes"').encode(),
+    "url-int": GOOD.replace('"url": "http://127.0.0.1:9/v1"', '"url": 5').encode(),
+    "time-string": GOOD.replace('"time": 1.0', '"time": "now"').encode(),
+    "time-huge": GOOD.replace('"time": 1.0', '"time": 1e20').encode(),
+    "time-nan": GOOD.replace('"time": 1.0', '"time": NaN').encode(),
+    "no-time": GOOD.replace('"time": 1.0, ', "").encode(),
+    "status-string": GOOD.replace('"status": 200', '"status": "200"').encode(),
+    "status-bool": GOOD.replace('"status": 200', '"status": true').encode(),
+    "latency-string": GOOD.replace('"latency_ms": 3.0', '"latency_ms": "fast"').encode(),
+    "latency-inf": GOOD.replace('"latency_ms": 3.0', '"latency_ms": Infinity').encode(),
+}
+
+
+def test_the_good_line_is_a_record() -> None:
+    assert all(line != GOOD.encode() for line in BAD_LINES.values())
+    assert json.loads(GOOD)["address"] == "x"
+
+
+def history_with(state_dir: Path, *bad: bytes) -> None:
+    health.append(state_dir, [verdict("a")], when=1_700_000_000.0)
+    with (state_dir / health.HISTORY_FILENAME).open("ab") as f:
+        f.write(b"".join(line + b"\n" for line in bad) + b"\n")  # and a blank line
+    health.append(state_dir, [verdict("b", status=None)], when=1_700_000_001.0)
+
+
+@pytest.mark.parametrize("bad", list(BAD_LINES.values()), ids=list(BAD_LINES))
+def test_health_skips_a_line_it_cannot_read_and_shows_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    bad: bytes
+) -> None:
+    from provision.cli import main
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where a crash log goes
+    (tmp_path / "tmp").mkdir()
+    history_with(tmp_path, bad)
+    state = tmp_path / "state.json"
+    assert main(["health", "-state", str(state)]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == ["ADDRESS", "a", "b"]
+    assert err == (f"warning: Skipped 1 unreadable line in {tmp_path / 'health.jsonl'}\n"
+                   "  Not UTF-8, not JSON, or not a probe record; the other records are "
+                   "summarised.\n")
+    assert main(["health", "-state", str(state), "-json"]) == 0
+    out, err = capsys.readouterr()
+    assert [e["address"] for e in json.loads(out)["endpoints"]] == ["a", "b"]
+    assert err.count("warning:") == 1
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_unreadable_lines_are_counted_in_one_warning(tmp_path: Path) -> None:
+    history_with(tmp_path, *BAD_LINES.values())
+    with (tmp_path / health.HISTORY_FILENAME).open("ab") as f:
+        f.write(b'{"address": "torn", "ti')  # the last line, being written: not counted
+    history = health.read(tmp_path)
+    assert [r["address"] for r in history.records] == ["a", "b"]
+    [warning] = history.warnings
+    assert warning.summary == (f"Skipped {len(BAD_LINES)} unreadable lines in "
+                               f"{tmp_path / health.HISTORY_FILENAME}")
+
+
+def test_a_record_appended_after_a_torn_line_is_kept(tmp_path: Path) -> None:
+    (tmp_path / health.HISTORY_FILENAME).write_bytes(b'{"address": "killed", "ti')
+    health.append(tmp_path, [verdict("next")])
+    history = health.read(tmp_path)
+    assert [r["address"] for r in history.records] == ["next"]
+    assert history.warnings[0].summary.startswith("Skipped 1 unreadable line in")
+
+
+def test_a_history_that_cannot_be_read_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from provision.cli import main
+
+    (tmp_path / health.HISTORY_FILENAME).mkdir()
+    assert main(["health", "-state", str(tmp_path / "state.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "No probe history yet" in out
+    assert err == (f"warning: Cannot read the probe history {tmp_path / 'health.jsonl'}: "
+                   "Is a directory\n")
+
+
+def test_a_history_that_cannot_be_written_is_a_clean_error(tmp_path: Path) -> None:
+    from provision.errors import ProvisionError
+
+    (tmp_path / health.HISTORY_FILENAME).mkdir()
+    with pytest.raises(ProvisionError, match=r"Cannot record the probe history in .*: Is a dir"):
+        health.append(tmp_path, [verdict("a")])
