@@ -9,6 +9,11 @@ file is still checked against the schema and every variable still gets its value
 deployments are not interpolated or built, so an environment variable or secret file only they
 use need not exist, and the targets are left out (the top-level ones and those modules
 contribute).
+
+Every file a target writes, its own and the extra files its renderer adds (named by
+`provision.render._paths`, from the spec alone), is checked here, so `validate` already refuses
+two targets writing one file, a file where another target needs a directory, and (given
+`Options.reserved`) a target writing one of provision's own files.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from provision.catalog import load_catalog
 from provision.errors import Diagnostic, Span, raise_if_errors
 from provision.model import Deployment, Provider, Spec, Target, frozen_map
 from provision.record import field, record
+from provision.render._paths import TargetFile, target_files
 from provision.spec.build import Builder, misplaced_secrets
 from provision.spec.interpolate import MISSING, Interpolator
 from provision.spec.jsonschema import validate
@@ -47,6 +53,16 @@ class Resolved:
 
 
 @record
+class Reserved:
+    """What no target may write: provision's own files for the state in use, each with what it
+    is, and the directories that are provision's alone, with everything in them."""
+
+    state: Path | None = None
+    files: tuple[tuple[Path, str], ...] = ()
+    directories: tuple[Path, ...] = ()
+
+
+@record
 class Options:
     """How to resolve: the environment, -var/-var-file arguments, and whether to read secret
     sources (`validate` does not)."""
@@ -55,6 +71,7 @@ class Options:
     var_args: Sequence[VarArg] = ()
     read_secrets: bool = True
     deployment: str | None = None  # resolve this deployment alone, without targets
+    reserved: Reserved = field(default_factory=Reserved)
 
 
 def unknown_deployment(name: str, known: Sequence[str]) -> Diagnostic:
@@ -137,6 +154,7 @@ def resolve(doc: Document, root: Path, opts: Options) -> Resolved:
             providers=frozen_map(providers), span=doc.source.key_at(path),
         )
     targets = _targets(builder, raw_targets, raw_providers)
+    _check_paths(builder, targets, deployments, opts.reserved)
     raise_if_errors(diags)
     spec = Spec(
         root=root, files=doc.files,
@@ -170,23 +188,95 @@ def _providers(builder: Builder, deployment: str, coder: Any, coder_declared: bo
 def _targets(builder: Builder, contributions: list[Contribution],
              providers: Mapping[str, Mapping[str, Any]]) -> dict[str, Target]:
     out: dict[str, Target] = {}
-    by_path: dict[Path, Target] = {}
     for c in contributions:
         if c.name in out:
             builder.error(f'Target "{c.name}" is defined twice',
                           f"first defined at {out[c.name].span}", c.source.key_at(c.path))
             continue
         target = builder.target(c.name, c.body, c.source, c.path, providers)
-        if target is None:
-            continue
-        assert target.path is not None
-        key = target.path.resolve()
-        other = by_path.get(key)
-        if other is not None:
-            builder.error(f'Targets "{other.name}" and "{target.name}" both write {key}',
-                          f'"{other.name}" is defined at {other.span}',
-                          target.span_of("path"))
-            continue
-        by_path[key] = target
-        out[c.name] = target
+        if target is not None:
+            out[c.name] = target
     return out
+
+
+def _check_paths(builder: Builder, targets: Mapping[str, Target],
+                 deployments: Mapping[str, Deployment], reserved: Reserved) -> None:
+    """Each file a target writes, its own and those its renderer adds, is that target's alone:
+    no other target writes it or needs it as a directory, and it is none of provision's own
+    files, nor inside or above them."""
+    own = _Own(reserved)
+    claims: dict[Path, tuple[Target, TargetFile]] = {}
+    for target in targets.values():
+        for f in target_files(target, _rendered_providers(target, deployments)):
+            path = f.path.resolve()
+            span = target.span_of(f.key)
+            problem = own.problem(target, f, path)
+            if problem is not None:
+                builder.error(*problem, span)
+                continue
+            if path not in claims:
+                claims[path] = (target, f)
+                continue
+            other, of = claims[path]
+            if other is target:
+                builder.error(f'Target "{target.name}" writes {path} twice',
+                              f"As {of.what} and as {f.what}.", span)
+                continue
+            how = ("" if of.key == f.key == "path" else
+                   f'"{other.name}" writes it as {of.what}, "{target.name}" as {f.what}.\n')
+            builder.error(f'Targets "{other.name}" and "{target.name}" both write {path}',
+                          f'{how}"{other.name}" is defined at {other.span}', span)
+    reported: set[Path] = set()
+    for inner, (other, of) in claims.items():
+        outer = next((p for p in inner.parents if p in claims), None)
+        if outer is None or outer in reported:
+            continue
+        reported.add(outer)
+        target, f = claims[outer]
+        who = "it needs itself" if other is target else f'target "{other.name}" needs'
+        builder.error(f'Target "{target.name}" writes {outer}, a directory {who}',
+                      f'"{other.name}" writes {inner} as {of.what}; "{other.name}" is defined at '
+                      f"{other.span}", target.span_of(f.key))
+
+
+class _Own:
+    """provision's own paths, resolved once."""
+
+    def __init__(self, reserved: Reserved) -> None:
+        self.state = reserved.state
+        self.files = {p.resolve(): what for p, what in reserved.files}
+        self.directories = tuple(d.resolve() for d in reserved.directories)
+
+    def problem(self, target: Target, f: TargetFile, path: Path) -> tuple[str, str] | None:
+        """Why `target` may not write `path` (its file `f`), or None when it may."""
+        which = "" if f.key == "path" else f"It is {f.what}. "
+        name = f'Target "{target.name}" would write {path}'
+        if path in self.files:
+            return (f"{name}, provision's {self.files[path]}",
+                    f"{which}Writing it would break every later run of provision with the "
+                    f"state {self.state}. Give the target another path.")
+        for directory in self.directories:
+            if directory == path or directory in path.parents:
+                where = "," if directory == path else ", inside"
+                return (f"{name}{where} provision's state directory {directory}",
+                        f"{which}That directory holds provision's state, its backup and lock, the "
+                        "fingerprint key and the probe health history, and nothing else.")
+        for own, what in self.files.items():
+            if own in path.parents:
+                return (f"{name}, inside provision's {what} {own}", f"{which}provision keeps "
+                        f"that file for the state {self.state}.")
+        for own in (*self.files, *self.directories):
+            if path in own.parents:
+                return (f"{name}, a directory provision needs",
+                        f"{which}provision keeps {own} inside it.")
+        return None
+
+
+def _rendered_providers(target: Target, deployments: Mapping[str, Deployment]
+                        ) -> list[Provider]:
+    """The providers a target renders, leaving out those that failed to build."""
+    deployment = deployments.get(target.deployment)
+    if deployment is None:
+        return []
+    names = deployment.providers if target.providers is None else target.providers
+    return [deployment.providers[n] for n in names if n in deployment.providers]

@@ -336,6 +336,64 @@ CASES = [
         ),
     ),
     Case(
+        "targets_key_file_collision",
+        (
+            d(
+                E,
+                S,
+                16,
+                11,
+                'Targets "mux" and "env" both write '
+                "{root}/tests/spec/bad/targets_key_file_collision/out/keys/groq.key",
+                '"mux" writes it as the key file of provider "groq", "env" as its file.\n'
+                '"mux" is defined at tests/spec/bad/targets_key_file_collision/spec.yaml:8:3',
+            ),
+        ),
+    ),
+    Case(
+        "targets_declarations_collision",
+        (
+            d(
+                E,
+                S,
+                16,
+                11,
+                'Targets "tf" and "env" both write '
+                "{root}/tests/spec/bad/targets_declarations_collision/out/agent.declarations.tf",
+                '"tf" writes it as its declarations file, "env" as its file.',
+            ),
+        ),
+    ),
+    Case(
+        "target_file_where_directory_needed",
+        (
+            d(
+                E,
+                S,
+                16,
+                11,
+                'Target "env" writes {root}/tests/spec/bad/target_file_where_directory_needed/'
+                'out/keys, a directory target "mux" needs',
+                '"mux" writes {root}/tests/spec/bad/target_file_where_directory_needed/out/keys/'
+                'groq.key as the key file of provider "groq"',
+            ),
+        ),
+    ),
+    Case(
+        "target_writes_state_file",
+        (
+            d(
+                E,
+                S,
+                10,
+                11,
+                'Target "env" would write {root}/tests/spec/bad/target_writes_state_file/'
+                ".provision/state.json, provision's state file",
+                "Give the target another path.",
+            ),
+        ),
+    ),
+    Case(
         "template_without_path", (d(E, S, 8, 5, 'Missing required key "path" in targets.readme'),)
     ),
     Case(
@@ -633,7 +691,7 @@ def test_diagnostics_exact(
     want = [(w.severity, filename(case, w), w.line, w.column, summary(w)) for w in case.diags]
     assert got == want
     for x, w in zip(report["diagnostics"], case.diags, strict=True):
-        assert w.detail in x["detail"]
+        assert w.detail.replace("{root}", str(ROOT)) in x["detail"]
     assert code == case.exit_code
     assert report["valid"] is (case.exit_code == 0)
     assert report["error_count"] == sum(w.severity == E for w in case.diags)

@@ -458,6 +458,105 @@ def test_default_mux_path_prefers_an_existing_xum_dir(cwd: Path) -> None:
     assert spec.targets["mux"].path == cwd / ".xum" / "providers.jsonc"
 
 
+# -- the files targets write --------------------------------------------------------------------
+
+EXTRA_FILES = """\
+    version: 1
+    deployments:
+      dev:
+        coder: {url: "https://c.example.com", token: {env: CODER_SESSION_TOKEN}}
+        providers:
+          openai: {api_key: {env: OPENAI_KEY}}
+          groq: {api_key_file: /run/groq.key}
+          anthropic: {via: aibridge}
+          ollama: {}
+    targets:
+      mux: {type: mux_providers, deployment: dev, path: out/providers.jsonc, secrets: file}
+      tf: {type: coder_agent_env, deployment: dev, path: out/agent.env.tf, style: env_block}
+      bare: {type: coder_agent_env, deployment: dev, providers: [ollama], path: out/bare.tf,
+             style: env_block}
+      sh: {type: shell_exports, deployment: dev, path: out/ai.sh}
+    """
+
+
+def test_target_files_are_the_files_the_renderers_write(cwd: Path) -> None:
+    """The names validate checks are the names the renderers write; a target without anything
+    to declare still owns its declarations file's name."""
+    from provision.render import render
+    from provision.render._paths import target_files
+
+    spec = resolve(cwd, EXTRA_FILES, env={**ENV, "OPENAI_KEY": "sk-test-1"})
+    out = cwd.resolve() / "out"
+    named = {n: [f.path for f in target_files(t, spec.providers_of(t))]
+             for n, t in spec.targets.items()}
+    assert named == {
+        "mux": [out / "providers.jsonc", out / "keys" / "openai.key",
+                out / "keys" / "anthropic.key"],
+        "tf": [out / "agent.env.tf", out / "agent.declarations.tf"],
+        "bare": [out / "bare.tf", out / "bare.declarations.tf"],
+        "sh": [out / "ai.sh"],
+    }
+    written = {n: [a.path for a in render(spec, t).artifacts] for n, t in spec.targets.items()}
+    assert written == {**named, "bare": [out / "bare.tf"]}
+
+
+def test_a_target_writing_a_file_twice(cwd: Path) -> None:
+    diags = errors(cwd, """\
+        version: 1
+        deployments:
+          dev:
+            providers:
+              openai: {api_key: {env: OPENAI_KEY}}
+        targets:
+          mux: {type: mux_providers, deployment: dev, path: k/openai.key, secrets: file,
+                secrets_dir: k}
+          tf: {type: coder_agent_env, deployment: dev, path: out/a.declarations.tf,
+               style: env_block}
+        """, read_secrets=False)
+    root = cwd.resolve()
+    assert [(f"{d.span}", d.summary, d.detail) for d in diags] == [
+        ("spec.yaml:8:22", f'Target "mux" writes {root}/k/openai.key twice',
+         'As its file and as the key file of provider "openai".'),
+        ("spec.yaml:10:15", f'Target "tf" writes {root}/out/a.declarations.tf twice',
+         "As its file and as its declarations file."),
+    ]
+
+
+def test_path_checks_survive_other_target_errors(cwd: Path) -> None:
+    diags = errors(cwd, """\
+        version: 1
+        deployments:
+          dev:
+            providers:
+              openai: {api_key: {env: OPENAI_KEY}}
+        targets:
+          mux: {type: mux_providers, deployment: dev, providers: [openai, nope],
+                path: out/providers.jsonc, secrets: file}
+          sh: {type: shell_exports, deployment: dev, path: out/keys/openai.key}
+        """, read_secrets=False)
+    assert [d.summary for d in diags] == [
+        'Target "mux" names unknown provider "nope"',
+        f'Targets "mux" and "sh" both write {cwd.resolve()}/out/keys/openai.key',
+    ]
+
+
+def test_state_option_reserves_its_files(cwd: Path) -> None:
+    text = """\
+        version: 1
+        deployments:
+          dev:
+            providers:
+              openai: {}
+        targets:
+          sh: {type: shell_exports, deployment: dev, path: st/s.json}
+        """
+    (cwd / "spec.yaml").write_text(textwrap.dedent(text))
+    load_spec(cwd / "spec.yaml", env=ENV)  # st/ is the user's while the state is the default
+    diags = errors(cwd, text, state=cwd / "st" / "s.json")
+    assert [d.summary for d in diags] == [
+        f'Target "sh" would write {cwd.resolve()}/st/s.json, provision\'s state file']
+
+
 # -- the model is frozen ---------------------------------------------------------------------
 
 
