@@ -50,6 +50,14 @@ def _sensitive_marks(masked: Any) -> Any:
     return isinstance(masked, str) and MASK in masked
 
 
+def _after_marks(change: Change, after: Any) -> Any:
+    """The text of a file that holds a secret is sensitive whole, whether or not masking by
+    value found the secret in it (a value too short to mask, a form not registered)."""
+    if isinstance(after, str) and change.sensitive:
+        return True
+    return _sensitive_marks(after)
+
+
 def _views(change: Change) -> tuple[Any, Any]:
     if _is_secret_file(change):
         # A key file is the secret itself: show nothing of it, however short the key.
@@ -309,7 +317,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "actions": [c.action],
                 "before": before, "after": after,
                 "before_sensitive": _sensitive_marks(before),
-                "after_sensitive": _sensitive_marks(after),
+                "after_sensitive": _after_marks(c, after),
             },
         })
     return {

@@ -4,6 +4,11 @@ A `Secret` never shows its value through str, repr, format, JSON or pickling; th
 reachable only through `Secret.reveal()`. Every value ever wrapped is also remembered by the
 process-wide `REDACTOR`, so output that was built by mistake from a revealed value is still
 masked by value at the last boundary (the CLI's writer, the state and plan-file writers).
+
+A rendered file holds a value escaped for its format (`it'\\''s` in sh, `a\\"b` in JSON), so
+the redactor masks each value in every form provision writes it in too: JSON strings as
+provision's own JSON documents write them, and whatever each renderer module registers when
+imported: the escaper it renders with (`Redactor.add_encoders`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from json.encoder import encode_basestring
 from typing import Any, NoReturn
 
 from provision.record import record
@@ -22,6 +28,10 @@ MASK = "(sensitive value)"
 # Values shorter than this are not redacted by value: masking every "1" or "true" in the output
 # would make it unreadable and tells an attacker nothing a 3-character secret would not.
 _MIN_REDACT_LEN = 4
+
+# How one output format writes a string's body (without its quotes): JSON's `a\"b` for `a"b`.
+# It may raise ValueError for a value the format cannot hold (the renderer refuses it too).
+Encoder = Callable[[str], str]
 
 
 @record(kw_only=False)
@@ -104,11 +114,16 @@ class Secret:
 
 
 class Redactor:
-    """Masks every known secret value in text. Longest values first, so a secret that contains
-    another is masked whole."""
+    """Masks every known secret value in text, as is and in each registered encoding. Longest
+    forms first, so a secret that contains another is masked whole.
+
+    The pattern is built on first use after a change, from every value under every encoder;
+    encoders are registered once per process (a renderer, when imported), values as secrets
+    are read."""
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._encoders: tuple[Encoder, ...] = ()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
@@ -119,25 +134,55 @@ class Redactor:
             self._values.add(value)
             self._pattern = None
 
+    def add_encoders(self, *encoders: Encoder) -> None:
+        """Mask every value also as each encoder writes it. Register the function a renderer
+        itself escapes with, not a copy of it, so the forms cannot drift from the output."""
+        with self._lock:
+            new = tuple(e for e in dict.fromkeys(encoders) if e not in self._encoders)
+            if new:
+                self._encoders += new
+                self._pattern = None
+
+    def forms(self, value: str) -> set[str]:
+        """value and its encodings: what redact masks for it (nothing when it is too short)."""
+        if len(value) < _MIN_REDACT_LEN:
+            return set()
+        out = {value}
+        for encode in self._encoders:
+            try:
+                out.add(encode(value))
+            except ValueError:
+                continue  # a format that cannot hold the value never writes it
+        return {form for form in out if len(form) >= _MIN_REDACT_LEN}
+
     def redact(self, text: str) -> str:
         if not self._values:
             return text
         pattern = self._pattern
         if pattern is None:
             with self._lock:
-                alternatives = sorted(self._values, key=len, reverse=True)
+                forms = {form for value in self._values for form in self.forms(value)}
+                alternatives = sorted(forms, key=len, reverse=True)
                 pattern = re.compile("|".join(map(re.escape, alternatives)))
                 self._pattern = pattern
         return pattern.sub(MASK, text)
 
     def clear(self) -> None:
-        """For tests only."""
+        """Forget every value (for tests only); the encoders stay, as their modules do."""
         with self._lock:
             self._values.clear()
             self._pattern = None
 
 
+def _json_body(text: str) -> str:
+    # How json.dumps(…, ensure_ascii=False) writes a string: provision's own JSON documents
+    # (-json output, state, plan files) are written so, and their writers check them for
+    # secrets with REDACTOR.
+    return encode_basestring(text)[1:-1]
+
+
 REDACTOR = Redactor()
+REDACTOR.add_encoders(_json_body)
 
 
 def mask(value: Any) -> Any:

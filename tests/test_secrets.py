@@ -21,7 +21,7 @@ import sys
 import tempfile
 import textwrap
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,15 @@ from provision import api
 from provision.cli import main
 from provision.errors import Diagnostic, ProvisionError
 from provision.report import Output
-from provision.secrets import MASK, REDACTOR, Origin, Secret, contains_secret, mask
+from provision.secrets import (
+    MASK,
+    REDACTOR,
+    Origin,
+    Redactor,
+    Secret,
+    contains_secret,
+    mask,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUE = "sk-live-0123456789abcdef"
@@ -170,6 +178,112 @@ def test_regex_characters_and_short_values() -> None:
 
 def test_no_secrets_no_change() -> None:
     assert REDACTOR.redact("nothing here") == "nothing here"
+
+
+# -- redaction of the forms provision writes --------------------------------------------------
+
+
+def _upper(s: str) -> str:
+    return s.upper()
+
+
+def _doubled_quotes(s: str) -> str:
+    if "!" in s:
+        raise ValueError("this format cannot hold !")
+    return s.replace('"', '""')
+
+
+def test_a_value_is_masked_in_every_registered_encoding() -> None:
+    redactor = Redactor()
+    redactor.add('say-"hi"-now')
+    assert redactor.redact('x say-""hi""-now y') == 'x say-""hi""-now y'
+    redactor.add_encoders(_doubled_quotes, _upper)  # after the value: the pattern is rebuilt
+    text = 'raw say-"hi"-now, doubled say-""hi""-now, upper SAY-"HI"-NOW'
+    assert redactor.redact(text) == f"raw {MASK}, doubled {MASK}, upper {MASK}"
+    assert redactor.forms('say-"hi"-now') == {'say-"hi"-now', 'say-""hi""-now', 'SAY-"HI"-NOW'}
+
+
+def test_encodings_follow_the_rules_for_values() -> None:
+    redactor = Redactor()
+    redactor.add_encoders(_doubled_quotes, _doubled_quotes)
+    redactor.add_encoders(_doubled_quotes)
+    redactor.add('ab"')  # too short in any form
+    redactor.add('no!"way')  # the encoder refuses it: only the raw value is masked
+    redactor.add('ab"c')
+    redactor.add('ab"cd')  # longest first: ab""cd is masked whole, not as ab""c + d
+    assert redactor.forms('no!"way') == {'no!"way'}
+    assert redactor.forms('ab"') == set()
+    text = 'ab" ab"" no!"way no!""way ab""cd ab""c'
+    assert redactor.redact(text) == f'ab" ab"" {MASK} no!""way {MASK} {MASK}'
+    redactor.clear()
+    assert redactor.redact(text) == text
+    redactor.add('ab"c')  # clear forgets values, not encoders
+    assert redactor.redact('ab""c') == MASK
+
+
+def test_concurrent_values_and_encoders() -> None:
+    redactor = Redactor()
+    values = [f"value-{n:03d}-'" for n in range(200)]
+
+    def work(n: int) -> str:
+        redactor.add(values[n])
+        if n == 100:
+            redactor.add_encoders(_doubled_quotes, _upper)
+        return redactor.redact(values[n])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(work, range(200))) == {MASK}
+    text = " ".join(v.upper() for v in values)
+    assert redactor.redact(text) == " ".join([MASK] * 200)
+
+
+NASTY_SECRETS = [
+    "sk-'quote'-0001",
+    'sk-"double"-0002',
+    "sk-back\\slash\\-0003",
+    "sk-line\nbreak\r\n-0004",
+    "sk-$dollar-${x}-%{y}-0005",
+    "sk-`tick`-\t-0006",
+    "sk-é😀\u2019\u2018\u00a0\x1b-0007",
+]
+
+
+def _renderer_quoters() -> list[tuple[str, Callable[[str], str]]]:
+    from provision.render import hcl, jsonc, shell
+
+    return [
+        ("posix", shell.quote_posix),
+        ("fish", shell.quote_fish),
+        ("powershell", shell.quote_powershell),
+        ("dotenv", shell.quote_dotenv),
+        ("jsonc", jsonc.dumps),
+        ("hcl", hcl.quote),
+        ("json", lambda s: json.dumps(s, ensure_ascii=False)),
+    ]
+
+
+@pytest.mark.parametrize("value", NASTY_SECRETS)
+def test_every_renderer_registers_the_escaping_it_writes(value: str) -> None:
+    """What a renderer writes for a secret is masked: the renderers' own quoting functions
+    produce the literal, so a new escape in one of them cannot slip past the redactor."""
+    import provision.render.template  # noqa: F401  (registers the `json` filter's escaping)
+
+    Secret(value)
+    for name, quote in _renderer_quoters():
+        try:
+            literal = quote(value)
+        except ValueError:
+            continue  # the format refuses the value: it is never written
+        redacted = REDACTOR.redact(f"X={literal}\n")
+        assert redacted in (f"X={literal[0]}{MASK}{literal[-1]}\n", f"X={MASK}\n"), name
+
+
+def test_a_value_encoded_as_json_is_masked_in_the_guards() -> None:
+    """The state and plan-file writers refuse text in which REDACTOR finds a secret: a value
+    JSON-escaped in their documents is found too."""
+    Secret('pw-"quoted"\\-0008')
+    text = json.dumps({"leak": 'pw-"quoted"\\-0008'}, ensure_ascii=False)
+    assert REDACTOR.redact(text) != text
 
 
 def test_mask_walks_structures(secret: Secret) -> None:

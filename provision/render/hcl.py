@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from provision.record import record
+from provision.secrets import REDACTOR
 
 __all__ = [
     "BLANK",
@@ -105,10 +106,14 @@ def printable(s: str) -> str:
 
 def quote(s: str) -> str:
     """An HCL quoted string literal that Terraform reads back as exactly s."""
+    return '"' + _quoted_body(s) + '"'
+
+
+def _quoted_body(s: str) -> str:
     text = escape_template(s)
     if _PRINTABLE_ASCII.fullmatch(text):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    out = ['"']
+        return text.replace("\\", "\\\\").replace('"', '\\"')
+    out: list[str] = []
     for ch in text:
         if ch in _SIMPLE_ESCAPES:
             out.append(_SIMPLE_ESCAPES[ch])
@@ -118,8 +123,12 @@ def quote(s: str) -> str:
             out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
     return "".join(out)
+
+
+# A template's `hcl` filter writes a revealed secret as a quoted literal: plan must mask it in
+# that form. (coder_agent_env never writes a secret's value: it becomes a sensitive variable.)
+REDACTOR.add_encoders(_quoted_body)
 
 
 def identifier(s: str) -> str:

@@ -26,7 +26,7 @@ from provision.render._jsonc_read import (
     parse,
     read_object,
 )
-from provision.secrets import Secret
+from provision.secrets import REDACTOR, Secret
 
 __all__ = [
     "FORBIDDEN_KEYS",
@@ -92,11 +92,19 @@ def _write(value: Any, indent: str, out: list[str]) -> None:
 
 
 def _string(text: str) -> str:
+    return '"' + _string_body(text) + '"'
+
+
+def _string_body(text: str) -> str:
     # Python and well-formed JSON.stringify escape the same set, in the same (lowercase) form,
     # except lone surrogates, which Python would leave raw and JavaScript escapes. This is what
     # json.dumps(text, ensure_ascii=False) runs, without building an encoder for every string.
-    encoded = encode_basestring(text)
+    encoded = encode_basestring(text)[1:-1]
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
+# A secret in a providers.jsonc is written with these escapes: plan must mask it in that form.
+REDACTOR.add_encoders(_string_body)
 
 
 def js_key_order(obj: dict[Any, Any]) -> list[str]:

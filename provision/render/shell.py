@@ -19,7 +19,7 @@ from provision.model import Spec, Target
 from provision.record import record
 from provision.render import Artifact, Rendered
 from provision.render.envvars import EnvVar, target_vars
-from provision.secrets import Secret
+from provision.secrets import REDACTOR, Secret
 
 __all__ = [
     "DIALECTS",
@@ -71,21 +71,17 @@ def _encodable(s: str) -> bool:
 
 def quote_posix(s: str) -> str:
     """A single-quoted sh word: nothing inside is expanded; `'` becomes `'\\''`."""
-    return "'" + _checked(s, "posix").replace("'", "'\\''") + "'"
+    return "'" + _posix_body(_checked(s, "posix")) + "'"
 
 
 def quote_fish(s: str) -> str:
     """A fish single-quoted string, where only `\\\\` and `\\'` are escapes."""
-    return "'" + _checked(s, "fish").replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + _fish_body(_checked(s, "fish")) + "'"
 
 
 def quote_powershell(s: str) -> str:
     """A PowerShell single-quoted string: every kind of single quote is doubled."""
-    return (
-        "'"
-        + "".join(c * 2 if c in _PS_SINGLE_QUOTES else c for c in _checked(s, "powershell"))
-        + "'"
-    )
+    return "'" + _powershell_body(_checked(s, "powershell")) + "'"
 
 
 def quote_dotenv(s: str) -> str:
@@ -95,7 +91,28 @@ def quote_dotenv(s: str) -> str:
     s = _checked(s, "dotenv")
     if s.endswith("\\"):
         return s
-    return '"' + s.translate(_DOTENV_ESCAPES) + '"'
+    return '"' + _dotenv_body(s) + '"'
+
+
+# The bodies of the quoted forms, between the quotes. The redactor masks a secret in each of
+# these forms, so a value written into one of these files is masked in plan's diff too.
+def _posix_body(s: str) -> str:
+    return s.replace("'", "'\\''")
+
+
+def _fish_body(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _powershell_body(s: str) -> str:
+    return "".join(c * 2 if c in _PS_SINGLE_QUOTES else c for c in s)
+
+
+def _dotenv_body(s: str) -> str:
+    return s.translate(_DOTENV_ESCAPES)
+
+
+REDACTOR.add_encoders(_posix_body, _fish_body, _powershell_body, _dotenv_body)
 
 
 def _dotenv_bare_ok(s: str) -> bool:

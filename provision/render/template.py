@@ -115,6 +115,15 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _json_body(text: str) -> str:
+    return _json(text)[1:-1]
+
+
+# The `json` filter's escapes, for the redactor; `hcl` and the shell filters register their
+# own in provision.render.hcl and provision.render.shell.
+REDACTOR.add_encoders(_json_body)
+
+
 def _environment(
     template: Path, sources: dict[str, str], reveal: Callable[[Any], Any]
 ) -> SandboxedEnvironment:
