@@ -16,7 +16,7 @@ from typing import Any
 from provision.catalog import load_catalog
 from provision.errors import Diagnostic, Span
 from provision.model import ModelEntry, Provider, Spec, Target
-from provision.render import Artifact, jsonc
+from provision.render import Artifact, _paths, jsonc
 from provision.secrets import Secret
 
 SECRET_MODES = ("inline", "file", "env")
@@ -39,7 +39,7 @@ class _Builder:
         self.spec = spec
         self.target = target
         self.mode = str(target.options.get("secrets", "inline"))
-        self.keys_dir = Path(target.options.get("secrets_dir") or path.parent / "keys")
+        self.path = path
         self.diagnostics: list[Diagnostic] = []
         self.key_files: list[Artifact] = []
         self.env_required: list[str] = []
@@ -160,7 +160,8 @@ class _Builder:
         elif self.mode == "inline":
             out["apiKey"] = p.api_key
         else:
-            path = self.keys_dir / f"{p.id}.key"
+            path = _paths.key_file(self.target, self.path, p)
+            assert path is not None  # secrets: file, an api_key and no api_key_file
             content = jsonc.SensitiveBytes((value + "\n").encode("utf-8"))
             address = f"{self.target.address}/keys/{p.id}"
             self.key_files.append(

@@ -26,6 +26,7 @@ from provision.errors import Diagnostic, DiagnosticsError
 from provision.model import Spec, Target
 from provision.record import record
 from provision.render import Artifact, Rendered, hcl
+from provision.render._paths import declarations_file
 from provision.render.envvars import EnvVar, target_vars
 from provision.secrets import Secret
 
@@ -105,15 +106,10 @@ def render(spec: Spec, target: Target, existing: bytes | None) -> Rendered:
         body = [*_declarations(plan), hcl.Block("locals", (), (env,))]
         return Rendered(artifacts=(_artifact(target.address, path, _file(plan, body)),))
     artifacts = [_artifact(target.address, path, _file(plan, [env]))]
-    if plan.variables or plan.data_sources:
-        stem = path.name.split(".")[0] or path.name
-        artifacts.append(
-            _artifact(
-                f"{target.address}/declarations",
-                path.with_name(f"{stem}.declarations.tf"),
-                _file(plan, _declarations(plan)),
-            )
-        )
+    declarations = declarations_file(target, path)
+    if declarations is not None and (plan.variables or plan.data_sources):
+        artifacts.append(_artifact(f"{target.address}/declarations", declarations,
+                                   _file(plan, _declarations(plan))))
     return Rendered(artifacts=tuple(artifacts))
 
 
