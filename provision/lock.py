@@ -25,7 +25,6 @@ import os
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -34,8 +33,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from provision import __version__
-from provision.errors import Diagnostic, LockError
-from provision.fsutil import create_exclusive, ensure_dir
+from provision.errors import ApplyError, Diagnostic, LockError
+from provision.fsutil import RECORD_FILE_LIMIT, create_exclusive, ensure_dir, read_regular
 from provision.record import record
 
 STATE_LOCK_FILENAME = "state.lock"
@@ -44,8 +43,6 @@ MUX_LOCK_TIMEOUT = 10.0
 # stale for every writer we know of, and still only reported.
 MUX_LOCK_STALE_AFTER = 60.0
 _MIN_POLL, _MAX_POLL = 0.1, 0.5
-# link(2) answers these where the filesystem has no hard links (FAT, some FUSE and SMB mounts).
-_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 def lock_path(state_file: Path) -> Path:
@@ -146,7 +143,7 @@ def read_lock_info(path: Path) -> LockInfo | None:
     # A holder on a filesystem without hard links creates the file before it writes it.
     for _ in range(5):
         try:
-            info = LockInfo.from_json(json.loads(path.read_text(encoding="utf-8")))
+            info = LockInfo.from_json(json.loads(read_regular(path, RECORD_FILE_LIMIT)))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
@@ -160,38 +157,15 @@ def read_lock_info(path: Path) -> LockInfo | None:
 def _create_lock_file(path: Path, payload: bytes) -> bool:
     """Create path holding payload, or return False when a lock is already there.
 
-    Created with O_EXCL and then written, the lock would exist empty for a moment, and under load
-    for long enough that another run reports it as unreadable instead of naming its holder. So
-    the payload is written to a temp file beside it first; link(2) publishes it whole and, unlike
-    a rename, fails when the name is taken.
+    Created empty and then written, the lock would exist empty for a moment, and under load for
+    long enough that another run reports it as unreadable instead of naming its holder;
+    create_exclusive publishes it whole.
     """
-    ensure_dir(path.parent)
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _create_error(path, exc) from exc
-    staged = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:  # mkstemp made it 0600
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())  # a lock that outlives a power cut still names its holder
-        os.link(staged, path)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:
-            raise _create_error(path, exc) from exc
         return create_exclusive(path, payload, 0o600)
-    finally:
-        with contextlib.suppress(OSError):
-            staged.unlink()
-    return True
-
-
-def _create_error(path: Path, exc: OSError) -> LockError:
-    summary = f"Cannot take the state lock {path}: {exc.strerror or exc}"
-    return LockError(summary, diagnostics=[Diagnostic.error(summary)])
+    except ApplyError as exc:
+        summary = f"Cannot take the state lock {path}"
+        raise LockError(summary, diagnostics=[Diagnostic.error(summary, str(exc))]) from exc
 
 
 def _unreadable_detail(path: Path) -> str:

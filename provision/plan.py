@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError
-from provision.fsutil import file_mode, sha256_bytes
+from provision.fsutil import MANAGED_FILE_LIMIT, file_mode, read_regular, sha256_bytes
 from provision.model import Spec, Target
 from provision.record import field, record, replace
 from provision.render import Artifact, Rendered, render
@@ -93,7 +93,7 @@ def owned_digest(obj: Mapping[str, Any], keys: Iterable[str]) -> str:
 
 def read_current(path: Path) -> tuple[bytes | None, int | None]:
     try:
-        return path.read_bytes(), file_mode(path)
+        return read_regular(path, MANAGED_FILE_LIMIT), file_mode(path)
     except FileNotFoundError:
         return None, None
     except IsADirectoryError:

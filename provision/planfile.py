@@ -18,7 +18,7 @@ from typing import Any
 
 from provision import __version__
 from provision.errors import ApplyError, Diagnostic
-from provision.fsutil import atomic_write, sha256_file
+from provision.fsutil import RECORD_FILE_LIMIT, atomic_write, read_regular, sha256_file
 from provision.model import Spec
 from provision.plan import Plan, read_current
 from provision.planfile_schema import PLANFILE_FORMAT, PLANFILE_VERSION, SCHEMA
@@ -123,7 +123,7 @@ def read_planfile(path: Path) -> SavedPlan:
     """The plan file at path, checked whole against planfile_schema: any damage is one
     ApplyError here, so nothing that reads the document later can fail on its shape."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path, RECORD_FILE_LIMIT)
     except OSError as exc:
         raise ApplyError(f"Cannot read plan file {path}: {exc.strerror or exc}") from None
     doc = _parse(path, data)

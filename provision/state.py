@@ -20,7 +20,13 @@ from typing import Any
 
 from provision import __version__
 from provision.errors import Diagnostic, Span, StateError
-from provision.fsutil import atomic_write, create_exclusive, ensure_dir
+from provision.fsutil import (
+    RECORD_FILE_LIMIT,
+    atomic_write,
+    create_exclusive,
+    ensure_dir,
+    read_regular,
+)
 from provision.record import field, record, replace
 from provision.secrets import REDACTOR
 
@@ -178,7 +184,7 @@ def parse_state(text: str, path: Path) -> State:
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_regular(path, RECORD_FILE_LIMIT).decode("utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
@@ -254,11 +260,12 @@ def fingerprint_key(state_dir: Path) -> bytes:
         key = os.urandom(FINGERPRINT_KEY_BYTES)
         if create_exclusive(path, key, STATE_FILE_MODE):
             return key
-    deadline = time.monotonic() + 1.0  # a concurrent creator may still be writing its 32 bytes
+    # Where there are no hard links, create_exclusive makes the file before it writes the key.
+    deadline = time.monotonic() + 1.0
     while True:
         try:
             info = path.lstat()
-            key = path.read_bytes()
+            key = read_regular(path, RECORD_FILE_LIMIT)
         except OSError as exc:
             raise _key_error(path, exc.strerror or str(exc), "Check its permissions.") from exc
         if not stat.S_ISREG(info.st_mode):

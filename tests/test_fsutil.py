@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -7,18 +8,25 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from provision import fsutil
-from provision.errors import ApplyError
+from provision.errors import ApplyError, ProvisionError
 from provision.fsutil import (
+    MANAGED_FILE_LIMIT,
+    SECRET_FILE_LIMIT,
+    SPEC_FILE_LIMIT,
     atomic_remove,
     atomic_write,
     create_exclusive,
     file_mode,
+    read_regular,
     sha256_bytes,
     sha256_file,
 )
@@ -168,11 +176,204 @@ def test_failed_write_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_directory_in_the_way_is_an_apply_error(tmp_path: Path) -> None:
-    (tmp_path / "f").mkdir()
-    with pytest.raises(ApplyError, match="Cannot write"):
-        atomic_write(tmp_path / "f", b"data", 0o600)
+@contextlib.contextmanager
+def unblocked(fifo: Path, after: float = 2.0) -> Iterator[None]:
+    """Bound a test of code that must never wait on a FIFO: should it block opening one (the bug),
+    a writer comes and goes after `after` seconds, so the test fails instead of hanging."""
+    done = threading.Event()
+
+    def release() -> None:
+        deadline = time.monotonic() + after + 10
+        while not done.wait(after) and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):  # ENXIO: nobody is waiting to read
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=after + 15)
+
+
+def made(kind: str, path: Path) -> Path:
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    return path
+
+
+WHAT = {"fifo": "a FIFO", "directory": "a directory"}
+
+
+@pytest.mark.parametrize("kind", WHAT)
+def test_atomic_write_refuses_to_replace_anything_but_a_regular_file(
+    tmp_path: Path, kind: str
+) -> None:
+    thing = made(kind, tmp_path / "out")
+    with pytest.raises(ApplyError) as info, unblocked(thing):
+        atomic_write(thing, b"data", 0o600)
+    summary = f"Refusing to write {thing}: it is not a regular file ({WHAT[kind]})"
+    assert info.value.diagnostics[0].summary == summary
+    assert "Remove it, or choose another path" in info.value.diagnostics[0].detail
+    assert stat.S_IFMT(thing.lstat().st_mode) == (stat.S_IFIFO if kind == "fifo" else stat.S_IFDIR)
     assert leftovers(tmp_path) == []
+
+
+def test_atomic_write_through_a_followed_link_refuses_a_fifo_at_its_end(tmp_path: Path) -> None:
+    fifo = made("fifo", tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(fifo)
+    with pytest.raises(ApplyError, match=r"Refusing to write .*fifo: .*\(a FIFO\)"):
+        atomic_write(tmp_path / "link", b"data", 0o600, follow_symlinks=True)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@pytest.mark.parametrize("kind", WHAT)
+def test_create_exclusive_refuses_anything_but_a_regular_file(tmp_path: Path, kind: str) -> None:
+    thing = made(kind, tmp_path / "key")
+    with pytest.raises(ApplyError, match=rf"Refusing to write .*key: .*\({WHAT[kind]}\)"):
+        create_exclusive(thing, b"data", 0o600)
+    assert leftovers(tmp_path) == []
+
+
+def test_create_exclusive_leaves_a_link_alone(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    assert create_exclusive(tmp_path / "link", b"data", 0o600) is False
+    assert not (tmp_path / "nowhere").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]
+
+
+def test_a_created_file_is_never_seen_empty_or_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "fingerprint.key"
+    content = b"k" * 4096
+    seen: list[bytes | None] = []
+
+    def look() -> None:
+        try:
+            seen.append(path.read_bytes())
+        except FileNotFoundError:
+            seen.append(None)
+
+    def watched(call: Callable[..., Any]) -> Callable[..., Any]:
+        def around(*args: Any, **kwargs: Any) -> Any:
+            look()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                look()
+
+        return around
+
+    with monkeypatch.context() as patch:
+        for name in ("open", "fchmod", "write", "fsync", "close", "link", "rename", "replace"):
+            patch.setattr(os, name, watched(getattr(os, name)))
+        assert create_exclusive(path, content, 0o600) is True
+    assert content in seen, "the file was never seen: nothing was watched"
+    assert set(seen) == {None, content}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fingerprint.key"]
+    assert mode_of(path) == 0o600
+
+
+def test_create_exclusive_without_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "key"
+    assert create_exclusive(path, b"first", 0o640) is True
+    assert create_exclusive(path, b"second", 0o600) is False
+    assert path.read_bytes() == b"first"
+    assert mode_of(path) == 0o640
+    assert leftovers(tmp_path) == []
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def test_read_regular_reads_a_file_up_to_its_limit(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"12345")
+    (tmp_path / "link").symlink_to(path)
+    assert read_regular(path, 5) == b"12345"
+    assert read_regular(tmp_path / "link", 5) == b"12345"
+    with pytest.raises(OSError, match="it is 5 bytes, over the 4 bytes limit for this kind"):
+        read_regular(path, 4)
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "message"),
+    [
+        ((50 << 20) + 1, SECRET_FILE_LIMIT, "it is 50 MiB, over the 64 KiB limit"),
+        ((3 << 19) + 1, SPEC_FILE_LIMIT, "it is 1.5 MiB, over the 1 MiB limit"),
+        ((4 << 20) + 1, MANAGED_FILE_LIMIT, "it is 4 MiB, over the 4 MiB limit"),
+    ],
+)
+def test_a_file_over_the_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, limit: int, message: str
+) -> None:
+    path = tmp_path / "big"
+    with path.open("wb") as f:
+        f.truncate(size)  # sparse
+    with monkeypatch.context() as patch, pytest.raises(OSError, match=message) as info:
+        patch.setattr(os, "open", None)  # the size alone decides: it is never opened
+        read_regular(path, limit)
+    assert info.value.errno == errno.EFBIG
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
+def test_a_file_larger_than_its_stat_says_is_read_no_further_than_the_limit() -> None:
+    # /proc files are regular files of size 0 with content, like a file that grows meanwhile.
+    with pytest.raises(OSError, match="it is larger than the 100 bytes limit"):
+        read_regular(Path("/proc/self/status"), 100)
+
+
+def test_read_regular_refuses_a_fifo_without_waiting(tmp_path: Path) -> None:
+    fifo = made("fifo", tmp_path / "fifo")
+    started = time.monotonic()
+    with pytest.raises(OSError, match=r"it is not a regular file \(a FIFO\)$"), unblocked(fifo):
+        read_regular(fifo, 100)
+    assert time.monotonic() - started < 1
+
+
+def test_a_fifo_swapped_in_after_the_check_is_refused_without_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    regular = tmp_path / "regular"
+    regular.write_bytes(b"x")
+    fifo = made("fifo", tmp_path / "fifo")
+    real_stat = Path.stat
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: real_stat(regular))
+    with pytest.raises(OSError, match=r"\(a FIFO\)"), unblocked(fifo):
+        read_regular(fifo, 100)
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "message"),
+    [
+        (Path("/dev/zero"), OSError, r"^it is not a regular file \(a character device\)$"),
+        (Path("/"), IsADirectoryError, r"^it is not a regular file \(a directory\)$"),
+        (Path("/nonexistent-provision-test"), FileNotFoundError, "No such file"),
+        (Path("a\0b"), OSError, "^its name contains a NUL character$"),
+    ],
+)
+def test_read_regular_refuses_what_is_not_a_regular_file(
+    path: Path, error: type[OSError], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        read_regular(path, 100)
+    assert re.search(message, info.value.strerror or "")
+
+
+def test_sha256_file_refuses_a_fifo(tmp_path: Path) -> None:
+    fifo = made("fifo", tmp_path / "fifo")
+    with pytest.raises(ProvisionError, match=r"Cannot read .*fifo: .*\(a FIFO\)"), unblocked(fifo):
+        sha256_file(fifo)
 
 
 def test_parent_that_is_a_file_is_an_apply_error(tmp_path: Path) -> None:

@@ -256,6 +256,20 @@ def test_refuses_to_overwrite_without_force(
     assert "version: 1" in spec.read_text()
 
 
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_refuses_to_write_the_spec_over_a_fifo(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], force: list[str]
+) -> None:
+    write_mux(home / ".mux" / "providers.jsonc", "{}")
+    spec = tmp_path / "provision.yaml"
+    os.mkfifo(spec)
+    code, _, err = run_cli(capsys, "import", "mux", "-o", str(spec), *force)
+    assert code == 1
+    assert f"Refusing to write {spec}: it is not a regular file (a FIFO)" in err
+    assert stat.S_ISFIFO(spec.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "provision.yaml"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

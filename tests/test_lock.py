@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -141,6 +143,43 @@ def test_a_filesystem_without_hard_links_still_locks(
         with pytest.raises(LockError, match="Error acquiring the state lock"):
             StateLock(state_lock, "apply").acquire()
     assert list(state_lock.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_lock_path_that_is_not_a_regular_file_is_refused_at_once(
+    state_lock: Path, kind: str
+) -> None:
+    state_lock.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(state_lock)
+    else:
+        state_lock.mkdir()
+    done = threading.Event()
+
+    def unblock() -> None:
+        """Should acquire() open the FIFO to read a holder (the bug), let each open return."""
+        deadline = time.monotonic() + 20
+        while not done.wait(0.5) and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):  # ENXIO: nobody is waiting to read
+                os.close(os.open(state_lock, os.O_WRONLY | os.O_NONBLOCK))
+
+    thread = threading.Thread(target=unblock)
+    thread.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(LockError, match="Cannot take the state lock") as error:
+            StateLock(state_lock, "apply").acquire()
+    finally:
+        done.set()
+        thread.join(timeout=30)
+    assert time.monotonic() - started < 1
+    assert f"it is not a regular file (a {'FIFO' if kind == 'fifo' else 'directory'})" in detail(
+        error
+    )
+    assert stat.S_IFMT(state_lock.lstat().st_mode) == (
+        stat.S_IFIFO if kind == "fifo" else stat.S_IFDIR
+    )
+    assert [p.name for p in state_lock.parent.iterdir()] == [state_lock.name]
 
 
 def test_waiting_succeeds_when_the_holder_releases(state_lock: Path) -> None:

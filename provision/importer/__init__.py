@@ -28,7 +28,7 @@ import yaml
 
 from provision.catalog import Catalog, load_catalog
 from provision.errors import Diagnostic, DiagnosticsError, ProvisionError
-from provision.fsutil import file_mode
+from provision.fsutil import MANAGED_FILE_LIMIT, file_mode, read_regular
 from provision.importer._translate import _Coder, _Translator, _Unmappable
 from provision.record import field, record
 from provision.render import render
@@ -79,7 +79,7 @@ def import_mux(
             )
     path = source if source is not None else default_mux_path(env)
     try:
-        content = path.read_bytes()
+        content = read_regular(path, MANAGED_FILE_LIMIT)
     except OSError as exc:
         raise ProvisionError(f"Cannot read {path}: {exc.strerror or exc}") from None
     entries, _ = read_object(path, content, lambda _comment: True)

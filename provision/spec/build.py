@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from provision.catalog import Catalog, CatalogEntry
 from provision.errors import Diagnostic, Span
+from provision.fsutil import SECRET_FILE_LIMIT, read_regular
 from provision.model import (
     Bridge,
     Coder,
@@ -127,7 +128,7 @@ class Builder:
             return Secret.unknown(origin)
         path = self.path(name)
         try:
-            text = path.read_text(encoding="utf-8").strip()
+            text = read_regular(path, SECRET_FILE_LIMIT).decode("utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             self.error(f"Cannot read secret file {name}: {reason}", span=span)

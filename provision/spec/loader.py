@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.fsutil import SPEC_FILE_LIMIT, read_regular
 from provision.spec.source import Document, SourceMap
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json5")
@@ -22,9 +23,10 @@ def display_name(path: Path) -> str:
 
 
 def load_file(path: Path) -> Document:
+    """One spec, module or variables file, parsed; DiagnosticsError when it cannot be."""
     name = display_name(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, SPEC_FILE_LIMIT)
     except OSError as exc:
         raise DiagnosticsError([Diagnostic.error(
             f"Cannot read {name}: {exc.strerror or exc}",
@@ -40,10 +42,41 @@ def load_file(path: Path) -> Document:
     if path.suffix == ".json5":
         from provision.spec.json5_loader import load_json5
 
-        return load_json5(text, name)
-    from provision.spec.yaml_loader import load_yaml
+        doc = load_json5(text, name, allow_empty=True)
+    else:
+        from provision.spec.yaml_loader import load_yaml
 
-    return load_yaml(text, name)
+        doc = load_yaml(text, name)
+    if diags := _nul_characters(doc):
+        raise DiagnosticsError(diags)
+    return doc
+
+
+def _nul_characters(doc: Document) -> list[Diagnostic]:
+    """An escape can put U+0000 in a string, and no path, environment variable or header can
+    hold one (a path with one used to crash the run)."""
+    found: list[Diagnostic] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), doc.data)]
+    while stack:
+        at, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\0" in key:
+                    found.append(_nul(doc.source.key_at((*at, key))))
+                stack.append(((*at, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*at, i), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and "\0" in value:
+            found.append(_nul(doc.source.at(at)))
+    return found
+
+
+def _nul(span: Span | None) -> Diagnostic:
+    return Diagnostic.error(
+        "Text cannot contain a NUL character (U+0000)",
+        "No file path, environment variable or HTTP header can hold one.",
+        span=span,
+    )
 
 
 def is_spec_file(path: Path) -> bool:
@@ -52,7 +85,7 @@ def is_spec_file(path: Path) -> bool:
         path.suffix in SPEC_SUFFIXES
         and not name.startswith(".")
         and ".vars." not in name
-        and path.is_file()
+        and not path.is_dir()  # a FIFO or a device is reported when read, not skipped
     )
 
 
@@ -62,7 +95,7 @@ def spec_files(path: Path) -> list[Path]:
             f"No such file or directory: {display_name(path)}",
             "Pass -f with a spec file or a directory of spec files.",
         )])
-    if path.is_file():
+    if not path.is_dir():
         return [path]
     files = sorted((p for p in path.iterdir() if is_spec_file(p)), key=lambda p: p.name)
     if not files:

@@ -767,12 +767,14 @@ def jsonc_parse_many(texts: list[str]) -> list[Any]:
 
 TRICKY = [
     '"', "\\", "'", "$", "`", "$(id)", "`id`", "${HOME}", "%{x}", "${var.x}", "\n", "\r\n", "\t",
-    "\x00", "\x1f", "\x7f", "\u2028", "\u2029", "\ufeff", "é", "日本", "😀", "//", "/*", "*/",
+    "\x01", "\x1f", "\x7f", "\u2028", "\u2029", "\ufeff", "é", "日本", "😀", "//", "/*", "*/",
     "\\u0041", "</script>",
 ]  # fmt: skip
+# U+0000 is the one character a spec refuses (tests/test_special_files.py).
 PIECE = st.one_of(
     st.sampled_from(TRICKY),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=12),
 )
 TEXT = st.lists(PIECE, min_size=1, max_size=8).map("".join).filter(bool)
 # The json5 package parses about 16k characters a second, so long values stay rare here; the
