@@ -163,12 +163,14 @@ def parse_state(text: str, path: Path) -> State:
     if not isinstance(doc, dict):
         raise _invalid(path, "the top level is not a JSON object")
     version = doc.get("version")
-    if version != STATE_VERSION:
+    if type(version) is not int or version != STATE_VERSION:  # true == 1 in Python
         summary = f"Unsupported state file version {version!r} in {path}"
-        detail = (
-            f"This provision ({__version__}) reads state version {STATE_VERSION}. "
-            "A newer provision wrote this file: upgrade provision instead of editing it."
-        )
+        detail = f"This provision ({__version__}) reads state version {STATE_VERSION}. "
+        if type(version) is int and version > STATE_VERSION:
+            detail += "A newer provision wrote this file: upgrade provision instead of editing it."
+        else:
+            detail += ("No provision writes this version: the file was edited or damaged. "
+                       f"Restore it from {backup_path(path).name} or fix it by hand.")
         raise StateError(summary, diagnostics=[Diagnostic.error(summary, detail)])
     try:
         lineage = _get(doc, "lineage", str, "state")

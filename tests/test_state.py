@@ -140,6 +140,29 @@ def test_invalid_state_files_are_errors_naming_the_file(
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("version", "advice"),
+    [
+        ("2", "A newer provision wrote this file"),
+        ("0", "edited or damaged"),
+        ('"1"', "edited or damaged"),
+        ("true", "edited or damaged"),
+        ("null", "edited or damaged"),
+    ],
+)
+def test_a_state_version_no_provision_writes_is_not_called_newer(
+    tmp_path: Path, version: str, advice: str
+) -> None:
+    path = state_path(tmp_path)
+    path.parent.mkdir()
+    path.write_text(f'{{"version": {version}, "lineage": "x", "serial": 0, "resources": {{}}}}')
+    with pytest.raises(StateError) as info:
+        load_state(path)
+    (diagnostic,) = info.value.diagnostics
+    assert advice in diagnostic.detail
+    assert ("newer" in diagnostic.detail) == (version == "2")
+
+
 def test_json_syntax_error_has_a_position(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text('{\n  "version": 1,\n  oops\n}\n')
