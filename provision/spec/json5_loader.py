@@ -43,10 +43,14 @@ _ID_START = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl"})
 _ID_PART = _ID_START | {"Mn", "Mc", "Nd", "Pc"}
 
 
-def load_json5(text: str, filename: str) -> Document:
-    """Parse one JSON5 value; raise DiagnosticsError listing every problem found."""
+def load_json5(text: str, filename: str, *, allow_empty: bool = False) -> Document:
+    """Parse one JSON5 value; raise DiagnosticsError listing every problem found. With
+    allow_empty, a text of only whitespace and comments is no value (None), as an empty YAML
+    file is: a spec file may be empty, a value given on the command line may not."""
     parser = _Parser(text, filename)
     try:
+        if allow_empty and parser.skip(0) == len(text):
+            return Document(data=None, source=SourceMap(values={}, keys={}), files=(filename,))
         data, end = parser.value(0, (), 0)
         end = parser.skip(end)
         if end < len(text):

@@ -176,7 +176,14 @@ def test_top_level_keys_must_agree(cwd: Path) -> None:
 def test_empty_files_contribute_nothing(cwd: Path) -> None:
     write(cwd / "s" / "a.yaml", "# only a comment\n")
     write(cwd / "s" / "b.yaml", "version: 1\n")
+    write(cwd / "s" / "c.json5", "")
+    write(cwd / "s" / "d.json5", "// only a comment\n/* and\n another */\n")
     assert load_spec(cwd / "s").data == {"version": 1}
+
+
+def test_an_empty_json5_file_still_needs_its_comments_closed(cwd: Path) -> None:
+    write(cwd / "s" / "a.json5", "\n/* open")
+    assert [e[0] for e in errors(cwd / "s")] == ["Invalid JSON5: unterminated comment"]
 
 
 def test_encoding(cwd: Path) -> None:
