@@ -116,3 +116,25 @@ def _fresh_redactor() -> Iterator[None]:
     REDACTOR.clear()
     yield
     REDACTOR.clear()
+
+
+# The os calls a file is created and published with: watching around each one shows every
+# state a concurrent reader could find the file in.
+PUBLISHING_CALLS = ("open", "fchmod", "write", "fsync", "close", "link", "rename", "replace")
+
+
+def watch_publishing(monkeypatch: pytest.MonkeyPatch, look: Callable[[], None]) -> None:
+    """Call `look` before and after every os call that creates or publishes a file."""
+
+    def watched(call: Callable[..., Any]) -> Callable[..., Any]:
+        def around(*args: Any, **kwargs: Any) -> Any:
+            look()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                look()
+
+        return around
+
+    for name in PUBLISHING_CALLS:
+        monkeypatch.setattr(os, name, watched(getattr(os, name)))

@@ -10,11 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import watch_publishing
 
 from provision import fsutil
 from provision.errors import ApplyError, ProvisionError
@@ -258,19 +259,8 @@ def test_a_created_file_is_never_seen_empty_or_half_written(
         except FileNotFoundError:
             seen.append(None)
 
-    def watched(call: Callable[..., Any]) -> Callable[..., Any]:
-        def around(*args: Any, **kwargs: Any) -> Any:
-            look()
-            try:
-                return call(*args, **kwargs)
-            finally:
-                look()
-
-        return around
-
     with monkeypatch.context() as patch:
-        for name in ("open", "fchmod", "write", "fsync", "close", "link", "rename", "replace"):
-            patch.setattr(os, name, watched(getattr(os, name)))
+        watch_publishing(patch, look)
         assert create_exclusive(path, content, 0o600) is True
     assert content in seen, "the file was never seen: nothing was watched"
     assert set(seen) == {None, content}

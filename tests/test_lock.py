@@ -11,11 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import watch_publishing
 
 from provision import __version__
 from provision.cli._workflow import parse_duration
@@ -110,19 +110,8 @@ def test_the_lock_never_exists_empty_or_half_written(
         except ValueError:
             seen.append("torn")
 
-    def watched(call: Callable[..., Any]) -> Callable[..., Any]:
-        def around(*args: Any, **kwargs: Any) -> Any:
-            look()
-            try:
-                return call(*args, **kwargs)
-            finally:
-                look()
-
-        return around
-
     with monkeypatch.context() as patch:
-        for name in ("open", "fchmod", "write", "fsync", "close", "link", "rename", "replace"):
-            patch.setattr(os, name, watched(getattr(os, name)))
+        watch_publishing(patch, look)
         lock.acquire()
     lock.release()
     holder = lock.info.to_json()
