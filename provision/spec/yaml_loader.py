@@ -46,6 +46,7 @@ _ALIAS_ALLOWANCE = 100_000
 # The spec has no dates or bytes: those stay the text that was written.
 _AS_TEXT = frozenset({_STR, _T + "timestamp", _T + "binary", _T + "value", _MERGE})
 _CONSTRUCTOR = SafeConstructor()
+_LONG_ESCAPE = r"\\U([0-9A-Fa-f]{8})"  # compiled only for a document that needs it
 # PyYAML's own rule for characters a YAML stream may not contain.
 _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -69,6 +70,12 @@ def load_yaml(text: str, filename: str) -> Document:
         loader.report(Diagnostic.error(f"Invalid YAML: {what}", span=loader.at(at, at + 1)))
     except yaml.YAMLError as exc:
         loader.report(Diagnostic.error(f"Invalid YAML: {exc}", span=loader.at(0, 0)))
+    except (ValueError, OverflowError):
+        # PyYAML's Python scanner turns a \U escape past U+10FFFF into chr() of it, unchecked.
+        bad = next((m for m in re.finditer(_LONG_ESCAPE, text) if int(m[1], 16) > 0x10FFFF), None)
+        at, end = (bad.start(), bad.end()) if bad else (0, 0)
+        what = f"escape {bad[0]} is beyond U+10FFFF" if bad else "unreadable escape"
+        loader.report(Diagnostic.error(f"Invalid YAML: {what}", span=loader.at(at, end)))
     except RecursionError:
         loader.report(Diagnostic.error("Invalid YAML: nesting too deep", span=loader.at(0, 0)))
     if loader.diags:

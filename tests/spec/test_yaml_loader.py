@@ -282,6 +282,19 @@ def test_safe_dump_round_trips_with_a_span_for_every_node(value: Any, flow: bool
         assert (1, 1) <= (s.line, s.column) <= (s.end_line, s.end_column)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['x: "\\U00110000"\n', '- a\n- {b: "ok \\U800010000"}\n'],
+    ids=["past U+10FFFF", "past a C int"],
+)
+def test_a_unicode_escape_out_of_range_is_a_diagnostic(text: str) -> None:
+    with pytest.raises(DiagnosticsError) as info:
+        load_yaml(text, F)
+    (diag,) = info.value.diagnostics
+    assert diag.summary.startswith("Invalid YAML")
+    assert diag.span is not None and diag.span.line >= 1
+
+
 def check_outcome(text: str) -> None:
     try:
         doc = load_yaml(text, F)
