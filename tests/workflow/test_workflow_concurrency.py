@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import pty
-import shutil
 import signal
 import subprocess
 import time
@@ -27,10 +26,10 @@ import yaml
 from workflow_kit import (
     CANARY_OPENAI,
     CANARY_TOKEN,
-    EXAMPLES,
     PROCESS_TIMEOUT,
     Cli,
     assert_no_canary,
+    gitops,
     proc_env,
     provision_cmd,
     run_proc,
@@ -65,21 +64,6 @@ def terminal() -> Iterator[tuple[int, int]]:
     finally:
         os.close(leader)
         os.close(follower)
-
-
-def gitops(tmp_path: Path, url: str) -> tuple[Path, list[str]]:
-    spec = tmp_path / "spec"
-    shutil.copytree(EXAMPLES / "gitops-aibridge" / "spec", spec)
-    return spec, [
-        "-f",
-        str(spec),
-        "-var",
-        f"prod_coder_url={url}",
-        "-var",
-        f"staging_coder_url={url}",
-        "-var",
-        f"out_dir={tmp_path / 'out'}",
-    ]
 
 
 def test_two_applies_one_wins_the_other_fails_or_waits(

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import re
-import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ import json5
 import pytest
 import yaml
 from keyserver import key_server
-from workflow_kit import EXAMPLES, Cli, assert_no_canary, scan_tree
+from workflow_kit import Cli, assert_no_canary, gitops, scan_tree
 
 from provision.probe.bridgesim import BridgeSim
 
@@ -26,21 +25,6 @@ WRONG_TOKEN = "wrong-token-Hh4Jj5Kk6Ll7Mm8Nn9"
 KEY_A = "sk-rotation-a-throttled-1111aaaa"
 KEY_B = "sk-rotation-b-accepted-2222bbbb"
 KEY_C = "sk-rotation-c-rejected-3333cccc"
-
-
-def gitops(tmp_path: Path, url: str) -> tuple[Path, list[Any]]:
-    spec = tmp_path / "spec"
-    shutil.copytree(EXAMPLES / "gitops-aibridge" / "spec", spec)
-    return spec, [
-        "-f",
-        spec,
-        "-var",
-        f"prod_coder_url={url}",
-        "-var",
-        f"staging_coder_url={url}",
-        "-var",
-        f"out_dir={tmp_path / 'out'}",
-    ]
 
 
 def direct_spec(root: Path, base_url: str, api_key: dict[str, str], **probe: Any) -> Path:

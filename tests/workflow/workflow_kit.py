@@ -5,6 +5,7 @@ it must not be. Every test here works on real files in a temporary directory."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -129,3 +130,20 @@ def walk(tree: dict[str, Any], dotted: str) -> tuple[dict[str, Any], str]:
     for key in parents:
         node = node.setdefault(key, {})
     return node, last
+
+
+def gitops(tmp_path: Path, url: str) -> tuple[Path, list[str]]:
+    """A copy of the gitops example's spec in tmp_path, and the arguments that plan or apply it
+    with both Coder URLs at `url` and its output under tmp_path/out."""
+    spec = tmp_path / "spec"
+    shutil.copytree(EXAMPLES / "gitops-aibridge" / "spec", spec)
+    return spec, [
+        "-f",
+        str(spec),
+        "-var",
+        f"prod_coder_url={url}",
+        "-var",
+        f"staging_coder_url={url}",
+        "-var",
+        f"out_dir={tmp_path / 'out'}",
+    ]
