@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -138,3 +140,14 @@ def watch_publishing(monkeypatch: pytest.MonkeyPatch, look: Callable[[], None]) 
 
     for name in PUBLISHING_CALLS:
         monkeypatch.setattr(os, name, watched(getattr(os, name)))
+
+
+def provision_bin(tmp_path: Path) -> Path:
+    """tmp_path/bin holding a `provision` that runs `python -m provision` with this interpreter,
+    for PATH in front of the system's (shells and pre-commit call it by name)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "provision"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m provision "$@"\n')
+    shim.chmod(0o755)
+    return bin_dir

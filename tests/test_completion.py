@@ -6,25 +6,19 @@ The shells call `provision` by name, so PATH starts with a shim that runs this c
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, need
+from conftest import ROOT, need, provision_bin
 
 TIMEOUT = 60
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "provision"
-    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m provision "$@"\n')
-    shim.chmod(0o755)
+    bin_dir = provision_bin(tmp_path)
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
             "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}  # fmt: skip
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, provision_bin
 
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 EXAMPLE = ROOT / "examples" / "laptop-local-models"
@@ -29,11 +29,7 @@ def hooks() -> dict[str, dict[str, Any]]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """PATH with a `provision` shim first, HOME in tmp_path, the example's token set."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "provision"
-    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m provision "$@"\n')
-    shim.chmod(0o755)
+    bin_dir = provision_bin(tmp_path)
     (tmp_path / "home").mkdir()
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
             "HOME": str(tmp_path / "home"), "CODER_SESSION_TOKEN": TOKEN}  # fmt: skip
