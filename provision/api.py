@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from provision.lock import lock_path
 from provision.plan import Plan, make_plan
 from provision.probe import health
 from provision.spec.resolve import Options, Reserved, Resolved, load, spec_root
@@ -16,6 +15,7 @@ from provision.state import (
     STATE_DIRNAME,
     backup_path,
     load_state,
+    lock_path,
     state_path,
 )
 

@@ -126,6 +126,15 @@ class ProbeError(ProvisionError):
     pass
 
 
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate most like word, for a "Did you mean" hint; None when none is close
+    (difflib's ratio under 0.6)."""
+    import difflib  # only on the way to an error message: no clean run needs it
+
+    matches = difflib.get_close_matches(word, list(candidates), n=1)
+    return matches[0] if matches else None
+
+
 def raise_if_errors(diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...]:
     """Return the diagnostics unchanged when none is an error; raise otherwise."""
     diags = tuple(diagnostics)

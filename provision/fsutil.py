@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import stat
 import time
@@ -335,12 +334,18 @@ def atomic_remove(path: Path) -> bool:
     return True
 
 
+# hashlib is imported where a digest is taken: its OpenSSL costs a tenth of a short command's
+# start-up, and validate, like a first plan, takes no digest.
 def sha256_bytes(data: bytes) -> str:
+    import hashlib
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path: Path) -> str | None:
     """The file's digest as "sha256:<hex>", or None when it does not exist."""
+    import hashlib
+
     digest = hashlib.sha256()
     try:
         with _open_regular(path, None) as f:

@@ -19,15 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import getpass
 import json
 import os
-import secrets
-import shutil
-import socket
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -36,6 +30,7 @@ from provision import __version__
 from provision.errors import ApplyError, Diagnostic, LockError
 from provision.fsutil import RECORD_FILE_LIMIT, create_exclusive, ensure_dir, read_regular
 from provision.record import record
+from provision.state import random_uuid
 
 STATE_LOCK_FILENAME = "state.lock"
 MUX_LOCK_TIMEOUT = 10.0
@@ -45,17 +40,19 @@ MUX_LOCK_STALE_AFTER = 60.0
 _MIN_POLL, _MAX_POLL = 0.1, 0.5
 
 
-def lock_path(state_file: Path) -> Path:
-    """The lock beside a state file: `.provision/state.json` → `.provision/state.lock`."""
-    return state_file.with_suffix(".lock")
+def _host() -> str:
+    """This host's name, as socket.gethostname() gives it (without importing socket)."""
+    return os.uname().nodename
 
 
 def _who() -> str:
+    import getpass
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (some containers)
         user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{_host()}"
 
 
 def pid_alive(pid: int) -> bool:
@@ -83,15 +80,19 @@ class LockInfo:
 
     @classmethod
     def new(cls, operation: str) -> LockInfo:
+        # Imported here, where a lock is taken: plan and validate import this module but take
+        # no lock, and these imports would be a tenth of their start-up.
+        from datetime import UTC, datetime
+
         created = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         return cls(
-            id=str(uuid.uuid4()),
+            id=random_uuid(),
             operation=operation,
             who=_who(),
             version=__version__,
             created=created,
             pid=os.getpid(),
-            host=socket.gethostname(),
+            host=_host(),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -123,7 +124,7 @@ class LockInfo:
     @property
     def stale(self) -> bool:
         """Held by a process of this host that no longer runs."""
-        return self.host == socket.gethostname() and self.pid > 0 and not pid_alive(self.pid)
+        return self.host == _host() and self.pid > 0 and not pid_alive(self.pid)
 
     def describe(self) -> str:
         rows = [
@@ -304,13 +305,15 @@ class MuxLock(_Lock):
         # Renaming onto an EMPTY directory would replace it; an older writer's live lock is one.
         if self.lock_dir.exists() or self.lock_dir.is_symlink():
             return False
-        stage = self.lock_dir.with_name(f"{self.lock_dir.name}.stage-{secrets.token_hex(8)}")
-        marker = f"owner-{secrets.token_hex(16)}"
+        stage = self.lock_dir.with_name(f"{self.lock_dir.name}.stage-{os.urandom(8).hex()}")
+        marker = f"owner-{os.urandom(16).hex()}"
         try:
             stage.mkdir()
             (stage / marker).write_text(str(os.getpid()), encoding="ascii")
             stage.rename(self.lock_dir)
         except OSError as exc:
+            import shutil
+
             shutil.rmtree(stage, ignore_errors=True)
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 return False

@@ -8,7 +8,6 @@ Nothing here writes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -88,7 +87,7 @@ def owned_digest(obj: Mapping[str, Any], keys: Iterable[str]) -> str:
     """A digest of the owned entries only, so edits to other entries are not drift."""
     owned = {k: reveal_all(obj[k]) for k in keys if k in obj}
     text = json.dumps(owned, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return sha256_bytes(text.encode())
 
 
 def read_current(path: Path) -> tuple[bytes | None, int | None]:

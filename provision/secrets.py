@@ -13,10 +13,8 @@ imported: the escaper it renders with (`Redactor.add_encoders`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import threading
+from _thread import allocate_lock  # threading's Lock, without importing threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from json.encoder import encode_basestring
 from typing import Any, NoReturn
@@ -86,6 +84,9 @@ class Secret:
 
     def fingerprint(self, key: bytes) -> str:
         """A keyed hash of the value: comparable across runs, useless without the key."""
+        import hashlib  # here, not at the top: see provision.fsutil.sha256_bytes
+        import hmac
+
         digest = hmac.new(key, self.reveal().encode(), hashlib.sha256).hexdigest()
         return "hmac-sha256:" + digest[:32]
 
@@ -99,8 +100,11 @@ class Secret:
         return MASK
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and hmac.compare_digest(
-            "\0".join(self._candidates), "\0".join(other._candidates)
+        # As bytes: compare_digest refuses str with non-ASCII characters.
+        from hmac import compare_digest
+
+        return isinstance(other, Secret) and compare_digest(
+            "\0".join(self._candidates).encode(), "\0".join(other._candidates).encode()
         )
 
     def __hash__(self) -> int:
@@ -125,7 +129,7 @@ class Redactor:
         self._values: set[str] = set()
         self._encoders: tuple[Encoder, ...] = ()
         self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def add(self, value: str) -> None:
         if len(value) < _MIN_REDACT_LEN or value in self._values:

@@ -12,7 +12,6 @@ import json
 import os
 import stat
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -38,12 +37,27 @@ FINGERPRINT_KEY_BYTES = 32
 STATE_FILE_MODE = 0o600
 
 
+def random_uuid() -> str:
+    """A random (version 4) UUID, as str(uuid.uuid4()) gives it. Every first plan makes one, and
+    importing uuid (which imports platform) would cost it more than the rest of the state module."""
+    b = bytearray(os.urandom(16))
+    b[6] = b[6] & 0x0F | 0x40  # version 4
+    b[8] = b[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def state_path(root: Path) -> Path:
     return root / STATE_DIRNAME / STATE_FILENAME
 
 
 def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".backup")
+
+
+def lock_path(state_file: Path) -> Path:
+    """The lock beside a state file: `.provision/state.json` → `.provision/state.lock`."""
+    return state_file.with_suffix(".lock")
 
 
 @record
@@ -91,7 +105,7 @@ class State:
 
     @classmethod
     def fresh(cls) -> State:
-        return cls(lineage=str(uuid.uuid4()))
+        return cls(lineage=random_uuid())
 
     def to_json(self) -> dict[str, Any]:
         return {

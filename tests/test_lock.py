@@ -25,9 +25,9 @@ from provision.lock import (
     MuxLock,
     StateLock,
     force_unlock,
-    lock_path,
     read_lock_info,
 )
+from provision.state import lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

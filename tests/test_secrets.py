@@ -134,6 +134,13 @@ def test_candidates_fingerprints_equality(secret: Secret) -> None:
     assert hash(secret) == hash(Secret(VALUE))
 
 
+def test_equality_of_non_ascii_values() -> None:
+    # hmac.compare_digest refuses str with non-ASCII characters; a passphrase may have them.
+    assert Secret("clé-secrète-ü") == Secret("clé-secrète-ü")
+    assert Secret("clé-secrète-ü") != Secret("clé-secrète-u")
+    assert Secret(["ключ-1111", "κλειδί-2222"]) == Secret(["ключ-1111", "κλειδί-2222"])
+
+
 def test_unknown_secret(secret: Secret) -> None:
     unknown = Secret.unknown(Origin("env", "TOKEN"))
     assert not unknown.known and secret.known

@@ -15,6 +15,7 @@ from provision.state import (
     backup_path,
     fingerprint_key,
     load_state,
+    random_uuid,
     save_state,
     serialize_state,
     state_path,
@@ -55,6 +56,15 @@ def test_missing_state_is_fresh_and_not_written(tmp_path: Path) -> None:
     assert uuid.UUID(state.lineage).version == 4
     assert load_state(path).lineage != state.lineage
     assert not path.parent.exists()
+
+
+def test_random_uuids_are_version_4_in_uuid_text_form() -> None:
+    made = [random_uuid() for _ in range(200)]
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    assert len(set(made)) == len(made)
 
 
 def test_save_bumps_serial_keeps_lineage_and_round_trips(tmp_path: Path) -> None:

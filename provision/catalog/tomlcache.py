@@ -3,16 +3,19 @@
 tomllib is pure Python: parsing catalog.toml took 6 ms, more than half of what a whole
 `python -c pass` costs, on every command. So the parsed document is kept the way Python keeps
 bytecode: in a `__pycache__` directory beside the file (or under `sys.pycache_prefix`), named
-for the interpreter, marshalled, and checked against a hash of the source bytes as PEP 552's
-hash-based .pyc files are. It is written only when Python would write bytecode (not under
-`-B` or PYTHONDONTWRITEBYTECODE). A missing, stale, unreadable or corrupt cache means parsing
-the TOML again; it never changes the result.
+for the interpreter, marshalled, and checked against the source bytes' length and CRC-32, as
+PEP 552's hash-based .pyc files are checked against a hash of theirs. A CRC finds any accidental
+change; it is no defence against a writer who means harm, and needs none: who can write the
+cache can write the TOML beside it. (SHA-256 would import hashlib, whose OpenSSL costs every
+`provision validate` more than reading the cache does.) It is written only when Python would
+write bytecode (not under `-B` or PYTHONDONTWRITEBYTECODE). A missing, stale, unreadable or
+corrupt cache means parsing the TOML again; it never changes the result.
 """
 
 from __future__ import annotations
 
+import binascii
 import contextlib
-import hashlib
 import marshal
 import os
 import sys
@@ -20,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 # What the cache file holds; a new layout gets a new number rather than a misread.
-_LAYOUT = 1
+_LAYOUT = 2
 
 
 def load(path: Path) -> dict[str, Any]:
     """The TOML document at path. Raises tomllib.TOMLDecodeError for invalid TOML and OSError
     when the file cannot be read."""
     source = path.read_bytes()
-    digest = hashlib.sha256(source).digest()
+    digest = (len(source), binascii.crc32(source))
     cache = cache_path(path)
     doc = _read(cache, digest)
     if doc is None:
@@ -48,7 +51,7 @@ def cache_path(path: Path) -> Path:
     return Path(sys.pycache_prefix, *path.parent.parts[1:], name)
 
 
-def _read(cache: Path, digest: bytes) -> dict[str, Any] | None:
+def _read(cache: Path, digest: tuple[int, int]) -> dict[str, Any] | None:
     try:
         with cache.open("rb") as f:
             layout, stored, doc = marshal.load(f)
@@ -59,7 +62,7 @@ def _read(cache: Path, digest: bytes) -> dict[str, Any] | None:
     return doc
 
 
-def _write(cache: Path, digest: bytes, doc: dict[str, Any]) -> None:
+def _write(cache: Path, digest: tuple[int, int], doc: dict[str, Any]) -> None:
     # A fresh name, created exclusively (as CPython writes bytecode): never through a symlink
     # or into another writer's file, in a shared PYTHONPYCACHEPREFIX too.
     tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")

@@ -15,7 +15,7 @@ from provision.cli._common import OrderedVarsCommand, output, parallelism_option
 from provision.cli._probes import progress, table
 from provision.cli._workflow import F, confirm, lock_seconds, state_file, workflow_options
 from provision.errors import Diagnostic, ProbeError
-from provision.lock import StateLock, lock_path
+from provision.lock import StateLock
 from provision.plan import Plan, make_plan
 from provision.planfile import check_fresh, read_planfile
 from provision.planview import plan_json, show_plan
@@ -30,7 +30,7 @@ from provision.probe.preflight import (
     with_keys,
 )
 from provision.report import JSON_FORMAT_VERSION, Output
-from provision.state import fingerprint_key
+from provision.state import fingerprint_key, lock_path
 
 DONE = {"create": "Creation complete", "update": "Modifications complete",
         "delete": "Destruction complete"}

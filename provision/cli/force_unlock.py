@@ -8,7 +8,8 @@ import click
 
 from provision import api
 from provision.cli._common import output, state_option
-from provision.lock import force_unlock, lock_path
+from provision.lock import force_unlock
+from provision.state import lock_path
 
 
 @click.command("force-unlock")

@@ -10,8 +10,8 @@ import click
 from provision import api
 from provision.cli._common import output, state_option
 from provision.errors import StateError
-from provision.lock import StateLock, lock_path
-from provision.state import load_state, save_state, without_resource
+from provision.lock import StateLock
+from provision.state import load_state, lock_path, save_state, without_resource
 
 _spec = click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path),
                      default=Path(), show_default=True, help="Spec file or directory.")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -134,6 +133,8 @@ def js_number(value: int | float) -> str:
         return "0"
     if value < 0:
         return "-" + js_number(-value)
+    from decimal import Decimal  # floats are rare in a spec; most runs never import it
+
     # repr gives the shortest round-tripping digits, exactly the digits JavaScript picks.
     _, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
     assert isinstance(exponent, int)

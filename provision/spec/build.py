@@ -7,7 +7,6 @@ What it relies on lives beside it and is re-exported here: the spec's secret con
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from provision.catalog import Catalog, CatalogEntry
-from provision.errors import Diagnostic, Span
+from provision.errors import Diagnostic, Span, closest
 from provision.fsutil import SECRET_FILE_LIMIT, read_regular
 from provision.model import (
     Bridge,
@@ -188,9 +187,9 @@ class Builder:
         if entry is not None:
             return entry
         ids = [e.id for e in self.catalog.entries]
-        hint = difflib.get_close_matches(name, ids, n=1)
+        hint = closest(name, ids)
         where = (*path, "catalog") if "catalog" in raw else path
-        detail = f'Did you mean "{hint[0]}"? ' if hint else ""
+        detail = f'Did you mean "{hint}"? ' if hint else ""
         detail += ('Set `catalog:` to the kind of server (e.g. "openai-compatible") for a '
                    "provider that is not in the catalog; `provision providers` lists them.")
         self.error(f'Unknown provider "{name}"', detail,
@@ -344,9 +343,9 @@ class Builder:
                providers: Mapping[str, Mapping[str, Any]]) -> Target | None:
         deployment = raw["deployment"]
         if deployment not in providers:
-            hint = difflib.get_close_matches(deployment, list(providers), n=1)
+            hint = closest(deployment, providers)
             self.error(f'Target "{name}" names unknown deployment "{deployment}"',
-                       f'Did you mean "{hint[0]}"?' if hint else
+                       f'Did you mean "{hint}"?' if hint else
                        "Deployments: " + (", ".join(providers) or "(none)"),
                        source.at((*path, "deployment")))
             return None

@@ -8,12 +8,11 @@ Secret as a whole.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from provision.errors import Diagnostic, Span
+from provision.errors import Diagnostic, Span, closest
 from provision.record import field, record
 from provision.secrets import Origin, Secret
 from provision.spec.source import Path, SourceMap, format_path
@@ -176,8 +175,8 @@ class Interpolator:
             self._unset_env.setdefault(ref.name, []).append(self.source.at(path))
             return MISSING
         if ref.name not in self.variables:
-            hint = difflib.get_close_matches(ref.name, list(self.variables), n=1)
-            detail = f'Did you mean "{hint[0]}"?' if hint else (
+            hint = closest(ref.name, self.variables)
+            detail = f'Did you mean "{hint}"?' if hint else (
                 f"Declare it under `{'inputs' if self.scope == 'input' else 'variables'}`."
             )
             self.diagnostics.append(Diagnostic.error(

@@ -6,12 +6,11 @@ module, `${var.NAME}` refers to the module's own inputs, as in a Terraform modul
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.errors import Diagnostic, DiagnosticsError, Span, closest
 from provision.record import record
 from provision.spec.build import misplaced_secrets
 from provision.spec.interpolate import MISSING, Interpolator
@@ -138,8 +137,8 @@ class Expander:
         for name, value in given.items():
             decl = decls.get(name)
             if decl is None:
-                hint = difflib.get_close_matches(name, list(decls), n=1)
-                detail = f'Did you mean "{hint[0]}"?' if hint else (
+                hint = closest(name, decls)
+                detail = f'Did you mean "{hint}"?' if hint else (
                     "Inputs: " + ", ".join(decls) if decls else "The module takes no inputs.")
                 self.diagnostics.append(Diagnostic.error(
                     f'Unknown input "{name}" for module "{ref}"', detail,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.catalog import load_catalog
-from provision.errors import Diagnostic, Span, raise_if_errors
+from provision.errors import Diagnostic, Span, closest, raise_if_errors
 from provision.model import Deployment, Provider, Spec, Target, frozen_map
 from provision.record import field, record
 from provision.render._paths import TargetFile, target_files
@@ -76,10 +76,8 @@ class Options:
 
 def unknown_deployment(name: str, known: Sequence[str]) -> Diagnostic:
     """The error for a deployment name the spec does not have, with the closest one."""
-    import difflib
-
-    hint = difflib.get_close_matches(name, list(known), n=1)
-    detail = f'Did you mean "{hint[0]}"?' if hint else "Deployments: " + (
+    hint = closest(name, known)
+    detail = f'Did you mean "{hint}"?' if hint else "Deployments: " + (
         ", ".join(known) or "(none)")
     return Diagnostic.error(f'No deployment "{name}" in the spec', detail)
 
@@ -246,29 +244,31 @@ class _Own:
         self.state = reserved.state
         self.files = {p.resolve(): what for p, what in reserved.files}
         self.directories = tuple(d.resolve() for d in reserved.directories)
+        self.needed = {p for own in (*self.files, *self.directories) for p in own.parents}
 
     def problem(self, target: Target, f: TargetFile, path: Path) -> tuple[str, str] | None:
         """Why `target` may not write `path` (its file `f`), or None when it may."""
         which = "" if f.key == "path" else f"It is {f.what}. "
         name = f'Target "{target.name}" would write {path}'
+        above = set(path.parents)  # once: each test of `in path.parents` walks them anew
         if path in self.files:
             return (f"{name}, provision's {self.files[path]}",
                     f"{which}Writing it would break every later run of provision with the "
                     f"state {self.state}. Give the target another path.")
         for directory in self.directories:
-            if directory == path or directory in path.parents:
+            if directory == path or directory in above:
                 where = "," if directory == path else ", inside"
                 return (f"{name}{where} provision's state directory {directory}",
                         f"{which}That directory holds provision's state, its backup and lock, the "
                         "fingerprint key and the probe health history, and nothing else.")
         for own, what in self.files.items():
-            if own in path.parents:
+            if own in above:
                 return (f"{name}, inside provision's {what} {own}", f"{which}provision keeps "
                         f"that file for the state {self.state}.")
-        for own in (*self.files, *self.directories):
-            if path in own.parents:
-                return (f"{name}, a directory provision needs",
-                        f"{which}provision keeps {own} inside it.")
+        if path in self.needed:
+            own = next(o for o in (*self.files, *self.directories) if path in o.parents)
+            return (f"{name}, a directory provision needs",
+                    f"{which}provision keeps {own} inside it.")
         return None
 
 

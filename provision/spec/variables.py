@@ -9,13 +9,12 @@ become Secrets the moment they are read. Nothing here ever prompts.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from provision.errors import Diagnostic, DiagnosticsError, Span
+from provision.errors import Diagnostic, DiagnosticsError, Span, closest
 from provision.record import record
 from provision.secrets import Origin, Secret, protect
 from provision.spec.interpolate import MISSING
@@ -223,8 +222,8 @@ def _redacted_arg(text: str) -> str:
 
 def _undeclared(name: str, decls: Mapping[str, VariableDecl], span: Span | None,
                 make: Any) -> Diagnostic:
-    hint = difflib.get_close_matches(name, list(decls), n=1)
-    detail = f'Did you mean "{hint[0]}"?' if hint else "Declare it under `variables` first."
+    hint = closest(name, decls)
+    detail = f'Did you mean "{hint}"?' if hint else "Declare it under `variables` first."
     diag: Diagnostic = make(f'Value for undeclared variable "{name}"', detail, span)
     return diag
 

@@ -4,12 +4,12 @@ does not apply to."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from provision.errors import closest
 from provision.secrets import Secret
 from provision.spec.jsonschema._messages import (
     _Error,
@@ -53,8 +53,8 @@ def _enum(kw: str, spec: Any, xmsg: str | None) -> Check:
             return
 
         def message() -> tuple[str, str]:
-            close = difflib.get_close_matches(value, words, 1) if isinstance(value, str) else []
-            hint = f"\nDid you mean {json.dumps(close[0])}?" if close else ""
+            close = closest(value, words) if isinstance(value, str) else None
+            hint = f"\nDid you mean {json.dumps(close)}?" if close else ""
             return _message(path, _invalid(value, path), expected + hint, xmsg)
 
         errors.append(_Error(path, kind=kw, make=message))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from provision.errors import closest
 from provision.secrets import Secret
 from provision.spec.source import Path, format_path
 
@@ -98,11 +98,11 @@ def _unknown_key(
 
     def message() -> tuple[str, str]:
         shown = _show(key) or _text(key)
-        close = [] if variants else difflib.get_close_matches(_text(key), allowed, 1)
+        close = None if variants else closest(_text(key), allowed)
         also = f"keys matching {' or '.join(patterns)}" if patterns else ""
         listed = ", ".join(allowed) + ("; also " + also if allowed and also else also)
         if close:
-            detail = f"Did you mean {json.dumps(close[0])}?"
+            detail = f"Did you mean {json.dumps(close)}?"
         else:
             detail = f"Allowed keys: {listed}." if listed else "No keys are allowed here."
         summary = f"Unknown key {shown} {_in(path)}"
