@@ -18,7 +18,7 @@ import pytest
 from conftest import watch_publishing
 
 from provision import __version__
-from provision.cli._workflow import parse_duration
+from provision.cli._options import parse_duration
 from provision.errors import LockError
 from provision.lock import (
     LockInfo,
@@ -252,7 +252,7 @@ def test_force_unlock(state_lock: Path) -> None:
 RACER = """
 import sys, time
 from pathlib import Path
-from provision.cli._workflow import parse_duration
+from provision.cli._options import parse_duration
 from provision.errors import LockError
 from provision.lock import StateLock
 lock, go, done = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])

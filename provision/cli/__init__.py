@@ -2,24 +2,39 @@
 
 Exit codes: 0 success (or no changes), 1 error, 2 changes present (plan -detailed-exitcode).
 Usage errors exit 1 too, so that 2 always means "changes present".
+
+A command declared as data (`provision.cli._options.Command`: validate and plan) runs without
+importing click when `_options.parse` reads its command line; click reads every other line, and
+writes all help, completion and usage errors.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import click
-
-from provision.cli._app import cli
 from provision.cli._errors import error_handler
+from provision.cli._options import COMMANDS, Command, parse
+from provision.report import Output
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["cli", "main", "run"]
 
 
 NO_COLOR_FLAGS = ("-no-color", "--no-color")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # the click group, imported when asked for: a parsed command needs none
+        from provision.cli._app import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> NoReturn:
@@ -46,16 +61,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = [a for a in args[:end] if a not in NO_COLOR_FLAGS] + args[end:]
     with error_handler(no_color=no_color) as result:
         # Shell completion calls provision with no arguments and its request in the env.
-        if "_PROVISION_COMPLETE" in os.environ:
-            from provision.cli import completion  # noqa: F401 - its fish class answers fish
-        elif not args:  # usage, not an error
-            click.echo(cli.get_help(click.Context(cli, info_name="provision")))
-            return 1
-        try:
-            rv = cli.main(args=args, prog_name="provision", standalone_mode=False,
-                          obj={"no_color": no_color})
-        except click.exceptions.Exit as exc:
-            result.code = exc.exit_code
+        completing = "_PROVISION_COMPLETE" in os.environ
+        parsed = None if completing else _parsed(args, no_color)
+        if parsed is not None:
+            result.code = parsed()
         else:
-            result.code = rv if isinstance(rv, int) else 0
+            result.code = _click_main(args, no_color, completing)
     return result.code
+
+
+def _parsed(args: list[str], no_color: bool) -> Callable[[], int] | None:
+    """The run of a data-declared command whose command line `parse` reads; None otherwise."""
+    entry = COMMANDS.get(args[0]) if args else None
+    if entry is None:
+        return None
+    command = getattr(importlib.import_module(f"provision.cli.{entry[0]}"), entry[1])
+    if not isinstance(command, Command):
+        return None
+    read = parse(args[1:], command.options)
+    if read is None:
+        return None
+    values, var_args = read
+    return lambda: command.run(Output(no_color=no_color), var_args, **values)
+
+
+def _click_main(args: list[str], no_color: bool, completing: bool) -> int:
+    import click
+
+    from provision.cli._app import cli
+
+    if completing:
+        from provision.cli import completion  # noqa: F401 - its fish class answers fish
+    elif not args:  # usage, not an error
+        click.echo(cli.get_help(click.Context(cli, info_name="provision")))
+        return 1
+    try:
+        rv = cli.main(args=args, prog_name="provision", standalone_mode=False,
+                      obj={"no_color": no_color})
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return rv if isinstance(rv, int) else 0
+
+
+if TYPE_CHECKING:
+    cli: click.Group

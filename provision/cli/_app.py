@@ -2,9 +2,11 @@
 
 A command's module is imported only when that command runs (or when something asks the group
 for it by name): `provision validate` need not import what apply, import or bridge-sim import.
-The help listing takes each command's first help paragraph from `COMMANDS`, so `--help` imports
-none of them; a test checks that those paragraphs are the commands' own. The completion module,
-which replaces click's fish class, is imported by `main` when a shell asks for completions.
+The help listing takes each command's first help paragraph from `COMMANDS` (in
+`provision.cli._options`), so `--help` imports none of them; a test checks that those paragraphs
+are the commands' own. The completion module, which replaces click's fish class, is imported by
+`main` when a shell asks for completions. A command declared as data (`_options.Command`) gets
+its click face here, from the same declaration.
 """
 
 from __future__ import annotations
@@ -15,37 +17,10 @@ from gettext import gettext as _
 import click
 
 from provision import __version__
+from provision.cli._common import click_command
+from provision.cli._options import COMMANDS, Command
 
 CONTEXT = {"help_option_names": ["-h", "--help", "-help"], "max_content_width": 100}
-
-# name: (module under provision.cli, attribute, first paragraph of the command's help)
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("validate", "command",
-                 "Check the spec: syntax, schema, references, catalog and Mux rules."),
-    "plan": ("plan", "command", "Compare the spec with the files on disk and the state; "
-                                "print what would change."),
-    "apply": ("apply", "command", "Write what the plan shows: probed first, atomically, "
-                                  "under lock, recording state."),
-    "destroy": ("apply", "destroy_command", "Remove what provision manages: its files, and "
-                                            "only its own entries in shared files."),
-    "show": ("show", "command", "Show the state, or the saved plan PLANFILE."),
-    "state": ("state", "command", "Inspect or edit the state (what provision last wrote)."),
-    "force-unlock": ("force_unlock", "command",
-                     "Remove the state lock held under LOCK_ID (only if that is its ID)."),
-    "schema": ("schema", "command", "Print the JSON Schema (draft 2020-12) of spec files."),
-    "providers": ("providers", "command", "List the providers provision knows: API kind, "
-                                          "endpoint, env vars, how Mux holds them."),
-    "bridge-sim": ("bridge_sim", "command", "Serve a stand-in Coder deployment with AI Bridge "
-                                            "until SIGINT, SIGTERM or SIGHUP."),
-    "probe": ("probe", "command", "Probe every endpoint with the values apply would write; "
-                                  "exit 1 if a required one fails."),
-    "health": ("health", "command", "Per endpoint: success rate over the rolling window, "
-                                    "p50/p95 latency, last check."),
-    "env": ("env", "command", 'Print export lines for eval "$(provision env -d DEPLOYMENT)".'),
-    "import": ("import_", "command", "Write a spec that reproduces existing configuration."),
-    "completion": ("completion", "command",
-                   "Print the completion script for SHELL (bash, zsh or fish)."),
-}
 
 
 class _LazyGroup(click.Group):
@@ -56,6 +31,8 @@ class _LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module, attribute, _help = COMMANDS[cmd_name]
             command = getattr(importlib.import_module(f"provision.cli.{module}"), attribute)
+            if isinstance(command, Command):
+                command = click_command(command)
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 

@@ -1,5 +1,6 @@
 """Options shared by commands, in Terraform's spelling (-json, -var, -var-file, -no-color)
-with GNU-style aliases (--json, ...)."""
+with GNU-style aliases (--json, ...), and the click face of the options declared as data in
+`provision.cli._options`."""
 
 from __future__ import annotations
 
@@ -9,29 +10,29 @@ from typing import Any, TypeVar
 
 import click
 
+from provision.cli._options import (
+    FLAG,
+    JSON,
+    MULTIPLE,
+    SPEC_OPTIONS,
+    STATE,
+    Command,
+    Opt,
+    var_order,
+)
 from provision.report import Output
 from provision.spec.variables import VarArg
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-VAR_FLAGS = {"-var": "var", "--var": "var", "-var-file": "file", "--var-file": "file"}
 
 
 class OrderedVarsCommand(click.Command):
     """Keeps -var and -var-file in command-line order: later wins, as in Terraform."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        order: list[VarArg] = []
-        it = iter(args)
-        for arg in it:
-            if arg == "--":
-                break
-            flag, eq, value = arg.partition("=")
-            if flag in VAR_FLAGS:
-                if not eq:
-                    value = next(it, "")
-                order.append(VarArg(VAR_FLAGS[flag], value))
-        ctx.meta["provision.var_args"] = order
+        takes_value = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                       for name in (*p.opts, *p.secondary_opts)}
+        ctx.meta["provision.var_args"] = var_order(args, takes_value.__contains__)
         return super().parse_args(ctx, args)
 
 
@@ -39,24 +40,68 @@ def var_args(ctx: click.Context) -> tuple[VarArg, ...]:
     return tuple(ctx.meta.get("provision.var_args", ()))
 
 
-def spec_options(f: F) -> F:
-    f = click.option("-var-file", "--var-file", "var_files", multiple=True, metavar="FILE",
-                     help="Variables file (YAML or JSON5); repeatable, later wins.")(f)
-    f = click.option("-var", "--var", "vars_", multiple=True, metavar="NAME=VALUE",
-                     help="Set a variable; repeatable, later wins.")(f)
-    return click.option("-f", "--file", "spec_path", type=click.Path(path_type=Path),
-                        default=Path(), show_default=True,
-                        help="Spec file or directory of spec files.")(f)
+def _declaration(opt: Opt) -> tuple[list[str], dict[str, Any]]:
+    # Only what differs from click's defaults: an explicit is_flag=False, for one, makes click
+    # read `-var -json` as -var without a value.
+    kwargs: dict[str, Any] = {"help": opt.help}
+    if opt.kind == FLAG:
+        kwargs["is_flag"] = True
+    if opt.kind == MULTIPLE:
+        kwargs["multiple"] = True
+    if opt.show_default:
+        kwargs["show_default"] = True
+    if opt.metavar is not None:
+        kwargs["metavar"] = opt.metavar
+    if opt.path:
+        kwargs["type"] = click.Path(path_type=Path)
+    if opt.default is not None:
+        kwargs["default"] = opt.default
+    if opt.check is not None:
+        kwargs["callback"] = _checked(opt.check, opt.names[0])
+    return [*opt.names, opt.dest], kwargs
 
 
-def json_option(f: F) -> F:
-    return click.option("-json", "--json", "as_json", is_flag=True,
-                        help="Machine-readable JSON output.")(f)
+def _checked(check: Callable[[str], object], hint: str) -> Callable[..., Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        try:
+            check(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param_hint=hint) from None
+        return value
+
+    return callback
 
 
-def state_option(f: F) -> F:
-    return click.option("-state", "--state", "state", type=click.Path(path_type=Path),
-                        help="State file (default: .provision/state.json beside the spec).")(f)
+def options(*opts: Opt) -> Callable[[F], F]:
+    """A decorator adding opts to a click command, shown in help in the order given."""
+
+    def decorate(f: F) -> F:
+        for opt in reversed(opts):
+            decls, kwargs = _declaration(opt)
+            f = click.option(*decls, **kwargs)(f)
+        return f
+
+    return decorate
+
+
+spec_options = options(*SPEC_OPTIONS)
+json_option = options(JSON)
+state_option = options(STATE)
+
+
+def click_command(command: Command) -> click.Command:
+    """The click face of a command declared as data: click's help, completion and errors,
+    running the same function as the command line `_options.parse` reads."""
+
+    @click.pass_context
+    def callback(ctx: click.Context, /, **values: Any) -> int:
+        return command.run(output(ctx), var_args(ctx), **values)
+
+    params: list[click.Parameter] = []
+    for opt in command.options:
+        decls, kwargs = _declaration(opt)
+        params.append(click.Option(decls, **kwargs))
+    return OrderedVarsCommand(command.name, params=params, callback=callback, help=command.help)
 
 
 def output(ctx: click.Context) -> Output:

@@ -4,10 +4,9 @@ An unexpected error writes its (redacted) traceback to a log file and says where
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import click
 
 from provision.errors import ProvisionError
 from provision.record import record
@@ -31,26 +30,38 @@ def error_handler(*, no_color: bool = False) -> Iterator[Result]:
     except ProvisionError as exc:
         output.diagnostics(exc.diagnostics)
         result.code = 1
-    except click.exceptions.Abort as exc:
-        # click turns Ctrl-C into Abort; EOF at a prompt is an Abort too, but not an interrupt.
-        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
-        output.err("Interrupted." if interrupted else "Aborted.")
-        result.code = 130 if interrupted else 1
-    except click.ClickException as exc:
-        output.err(f"error: {exc.format_message()}")
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            output.err(f"Run '{exc.ctx.command_path} --help' for usage.")
-        result.code = 1
     except KeyboardInterrupt:
         output.err("Interrupted.")
         result.code = 130
     except BrokenPipeError:
         result.code = 1
     except Exception as exc:
-        log = _write_log(exc)
-        output.err(f"error: An unexpected error has occurred: {type(exc).__name__}")
-        output.err(f"  The details are in {log}; please report it.")
-        result.code = 1
+        code = _click_error(exc, output)
+        if code is None:
+            log = _write_log(exc)
+            output.err(f"error: An unexpected error has occurred: {type(exc).__name__}")
+            output.err(f"  The details are in {log}; please report it.")
+            code = 1
+        result.code = code
+
+
+def _click_error(exc: Exception, output: Output) -> int | None:
+    """The exit code of a click usage error or abort, reported; None for anything else. A run
+    that never imported click (a command line `_options.parse` read) cannot have raised one."""
+    click = sys.modules.get("click")
+    if click is None:
+        return None
+    if isinstance(exc, click.exceptions.Abort):
+        # click turns Ctrl-C into Abort; EOF at a prompt is an Abort too, but not an interrupt.
+        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+        output.err("Interrupted." if interrupted else "Aborted.")
+        return 130 if interrupted else 1
+    if isinstance(exc, click.ClickException):
+        output.err(f"error: {exc.format_message()}")
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            output.err(f"Run '{exc.ctx.command_path} --help' for usage.")
+        return 1
+    return None
 
 
 def _write_log(exc: BaseException) -> str:

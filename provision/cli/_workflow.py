@@ -1,8 +1,7 @@
-"""What plan, apply and destroy share: their options and the road from options to a Plan."""
+"""What apply and destroy share: their options and the road from options to a Plan."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,44 +10,18 @@ from typing import Any, TypeVar
 import click
 
 from provision import api
-from provision.cli._common import json_option, spec_options, state_option
+from provision.cli._common import options
+from provision.cli._options import WORKFLOW_OPTIONS, parse_duration
 from provision.errors import ProvisionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go-style duration as Terraform's -lock-timeout takes it: 30s, 5m, 1m30s, 0."""
-    value = text.strip()
-    if value == "0":
-        return 0.0
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise ValueError(
-            f"invalid duration {text!r}: expected a number with a unit (ms, s, m, h), "
-            "e.g. 30s, 5m or 1m30s"
-        )
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-
-
-def workflow_options(f: F) -> F:
-    f = state_option(f)
-    f = click.option("-target", "--target", "targets", multiple=True, metavar="ADDR",
-                     help="Limit to this resource address; repeatable. For exceptional use.")(f)
-    f = click.option("-lock-timeout", "--lock-timeout", "lock_timeout", default="0s",
-                     show_default=True, metavar="DURATION",
-                     help="How long to wait for the state lock (e.g. 30s, 2m).")(f)
-    return json_option(spec_options(f))
+workflow_options = options(*WORKFLOW_OPTIONS)
 
 
 def lock_seconds(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="-lock-timeout") from None
+    """-lock-timeout in seconds; its option's check refused a bad value while parsing."""
+    return parse_duration(text)
 
 
 def state_file(spec_path: Path, state: Path | None) -> Path:

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
-
 from provision import api
-from provision.cli._common import OrderedVarsCommand, json_option, output, spec_options, var_args
+from provision.cli._options import JSON, SPEC_OPTIONS, Command
 from provision.errors import DiagnosticsError
-from provision.report import diagnostics_json
+from provision.report import Output, diagnostics_json
+from provision.spec.variables import VarArg
 
 
-@click.command("validate", cls=OrderedVarsCommand)
-@spec_options
-@json_option
-@click.pass_context
-def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
-            var_files: tuple[str, ...], as_json: bool) -> int:
-    """Check the spec: syntax, schema, references, catalog and Mux rules."""
-    out = output(ctx)
+def _validate(out: Output, var_args: tuple[VarArg, ...], *, spec_path: Path, as_json: bool,
+              **_options: object) -> int:
     try:
-        diags = api.load_spec(spec_path, var_args=var_args(ctx), read_secrets=False).warnings
+        diags = api.load_spec(spec_path, var_args=var_args, read_secrets=False).warnings
     except DiagnosticsError as exc:
         diags = exc.diagnostics
     report = diagnostics_json(diags)
@@ -32,3 +25,11 @@ def command(ctx: click.Context, spec_path: Path, vars_: tuple[str, ...],
         if report["valid"]:
             out.out(out.style("Success!", "green", "bold") + " The spec is valid.")
     return 0 if report["valid"] else 1
+
+
+command = Command(
+    name="validate",
+    help="Check the spec: syntax, schema, references, catalog and Mux rules.",
+    options=(*SPEC_OPTIONS, JSON),
+    run=_validate,
+)
