@@ -10,6 +10,7 @@ writes all help, completion and usage errors.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -43,7 +44,12 @@ def run() -> NoReturn:
     By then every file provision wrote is closed (writes are atomic renames) and the command's
     output is flushed here; what teardown would add is freeing every object and module one by
     one, a tenth of a short command's wall time. A failed flush (a closed pipe) exits 1.
+
+    The cyclic garbage collector runs every 200,000 allocations instead of every 700, as mypy
+    sets it: a command allocates most of its objects for good while importing, and a plan
+    scanned them about forty times over, a tenth of its wall time. A long run still collects.
     """
+    gc.set_threshold(200_000, 30, 30)
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
