@@ -22,11 +22,8 @@ import pytest
 from conftest import need
 from dotenv import dotenv_values
 
-from provision.cli import cli, env, main
+from provision.cli import main
 from provision.cli.env import REFUSAL, default_shell
-
-# Until the owner registers the command in provision/cli/_app.py.
-cli.commands.setdefault("env", env.command)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "coder-token-0123abcd"

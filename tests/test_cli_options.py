@@ -20,13 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provision.cli import plan, validate
+from provision.cli import env, plan, validate
 from provision.cli._common import click_command
 from provision.cli._options import FLAG, MULTIPLE, Command, Opt, parse, var_order
 from provision.spec.variables import VarArg
 
 ROOT = Path(__file__).resolve().parents[1]
-DECLARED = [plan.command, validate.command]
+DECLARED = [plan.command, validate.command, env.command]
 
 
 def read_by_click(command: Command, args: list[str]) -> tuple[dict[str, Any], tuple[VarArg, ...]]:
@@ -87,14 +87,17 @@ def everyday(command: Command) -> st.SearchStrategy[list[str]]:
         names = st.sampled_from(opt.names)
         if opt.kind == FLAG:
             return names.map(lambda n: [n])
-        value = (st.sampled_from(["0", "30s", "2m", "1m30s"]) if opt.check is not None else
+        value = (st.sampled_from(opt.choices) if opt.choices is not None else
+                 st.sampled_from(["0", "30s", "2m", "1m30s"]) if opt.check is not None else
                  st.sampled_from(["prod", "name=value", "a=b=c", "./spec", "dir/file.yaml"]))
         two = st.builds(lambda n, v: [n, v], names, value)
         joined = st.builds(lambda n, v: [f"{n}={v}"], names.filter(lambda n: len(n) > 2), value)
         return st.one_of(two, joined)
 
-    return st.lists(st.sampled_from(command.options).flatmap(line), max_size=8).map(
-        lambda parts: [w for part in parts for w in part])
+    required = st.tuples(*(line(o) for o in command.options if o.required))
+    rest = st.lists(st.sampled_from(command.options).flatmap(line), max_size=8)
+    return st.tuples(required, rest).map(
+        lambda parts: [w for part in (*parts[0], *parts[1]) for w in part])
 
 
 @pytest.mark.parametrize("command", DECLARED, ids=lambda c: c.name)
@@ -166,7 +169,15 @@ def run_main(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     return result
 
 
-def test_everyday_validate_and_plan_never_import_click(tmp_path: Path) -> None:
+def test_a_missing_required_option_or_a_bad_choice_is_left_to_click() -> None:
+    assert parse(["--shell", "bash"], env.command.options) is None
+    assert parse(["-d", "prod", "--shell", "tcsh"], env.command.options) is None
+    assert parse(["-d", "prod", "--shell", "fish"], env.command.options) == (
+        {"deployment": "prod", "shell": "fish", "reveal": False, "spec_path": Path(),
+         "vars_": (), "var_files": ()}, ())
+
+
+def test_everyday_validate_plan_and_env_never_import_click(tmp_path: Path) -> None:
     ok = run_main("validate", "-f", "examples/laptop-local-models")
     assert (ok["code"], ok["click"]) == (0, False) and "The spec is valid" in ok["out"]
     bad = run_main("validate", "-json", "-f", "tests/spec/bad/four_errors")
@@ -179,6 +190,13 @@ def test_everyday_validate_and_plan_never_import_click(tmp_path: Path) -> None:
                        "-detailed-exitcode", env={"CODER_SESSION_TOKEN": "tok-options-1"})
     assert (planned["code"], planned["click"]) == (2, False)
     assert "will be created" in planned["out"] and "tok-options-1" not in planned["out"]
+    exported = run_main("env", "-d", "prod", "--shell", "bash",
+                        "-f", "examples/gitops-aibridge/spec",
+                        "-var", "prod_coder_url=https://coder.example.com",
+                        "-var", "staging_coder_url=https://coder-staging.example.com",
+                        "-var", f"out_dir={tmp_path}", env={"CODER_SESSION_TOKEN": "tok-options-1"})
+    assert (exported["code"], exported["click"]) == (0, False)
+    assert 'export OPENAI_API_KEY="${CODER_SESSION_TOKEN}"' in exported["out"]
 
 
 def test_help_and_usage_errors_still_come_from_click() -> None:

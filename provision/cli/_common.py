@@ -50,10 +50,14 @@ def _declaration(opt: Opt) -> tuple[list[str], dict[str, Any]]:
         kwargs["multiple"] = True
     if opt.show_default:
         kwargs["show_default"] = True
+    if opt.required:
+        kwargs["required"] = True
     if opt.metavar is not None:
         kwargs["metavar"] = opt.metavar
     if opt.path:
         kwargs["type"] = click.Path(path_type=Path)
+    if opt.choices is not None:
+        kwargs["type"] = click.Choice(opt.choices)
     if opt.default is not None:
         kwargs["default"] = opt.default
     if opt.check is not None:

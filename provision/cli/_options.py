@@ -1,13 +1,13 @@
 """Commands and their options as data, for two parsers: click and `parse`.
 
 click writes help, completion and usage errors for every command. `parse` reads the everyday
-command lines of the commands declared here as a `Command` (validate and plan: the pre-commit
-hooks and the CI job of a GitOps repo) without importing click, which costs a third of their
-start-up. It accepts a command line only when click would read it the same way and returns None
-for anything else (help, an unknown option, a value the command refuses, a form it does not
-know); click then reads that line and runs the command or reports the error. Whichever parser
-reads a line, the same function runs with the same values; tests/test_cli_options.py holds the
-two parsers to that.
+command lines of the commands declared here as a `Command` without importing click, which costs
+a third of their start-up: validate and plan (the pre-commit hooks and the CI job of a GitOps
+repo) and env (which a workspace's shell runs as it starts). It accepts a command line only when
+click would read it the same way and returns None for anything else (help, an unknown option, a
+value the command refuses, a missing required option, a form it does not know); click then reads
+that line and runs the command or reports the error. Whichever parser reads a line, the same
+function runs with the same values; tests/test_cli_options.py holds the two parsers to that.
 
 This module and the `Command` modules import no click; `provision.cli._common` turns the same
 declarations into click options and commands.
@@ -38,7 +38,9 @@ class Opt:
     metavar: str | None = None
     default: Any = None
     show_default: bool = False
+    required: bool = False
     path: bool = False  # the value is a Path (click.Path(path_type=Path))
+    choices: tuple[str, ...] | None = None  # the values allowed (click.Choice)
     # Raises ValueError for a value the command refuses as a usage error; `parse` leaves such
     # a line to click, so that the refusal reads the same whichever parser met it first.
     check: Callable[[str], object] | None = None
@@ -162,6 +164,7 @@ def parse(
         for opt in options
     }
     order = []
+    given = set()
     it = iter(args)
     for arg in it:
         name, eq, value = arg.partition("=")
@@ -170,6 +173,7 @@ def parse(
         # "=VALUE" as the value of a one-letter option), or a value given to a flag.
         if opt is None or (eq and (opt.kind == FLAG or len(name) == 2)):
             return None
+        given.add(opt.dest)
         if opt.kind == FLAG:
             values[opt.dest] = True
             continue
@@ -181,10 +185,14 @@ def parse(
             order.append(VarArg(VAR_KINDS[name], value))
         typed = Path(value) if opt.path else value
         values[opt.dest] = (*values[opt.dest], typed) if opt.kind == MULTIPLE else typed
+    if any(opt.required and opt.dest not in given for opt in options):
+        return None  # click says which is missing
     return values, tuple(order)
 
 
 def _accepted(opt: Opt, value: str) -> bool:
+    if opt.choices is not None and value not in opt.choices:
+        return False
     if opt.check is None:
         return True
     try:

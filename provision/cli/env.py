@@ -23,16 +23,16 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import click
-
 from provision import api
-from provision.cli._common import OrderedVarsCommand, output, spec_options, var_args
+from provision.cli._options import FLAG, SPEC_OPTIONS, Command, Opt
 from provision.errors import Diagnostic, DiagnosticsError
 from provision.model import Deployment, Spec
 from provision.render.envvars import EnvVar, provider_vars
 from provision.render.shell import export_lines
+from provision.report import Output
 from provision.secrets import Secret
 from provision.spec.resolve import unknown_deployment
+from provision.spec.variables import VarArg
 
 DIALECTS = {"bash": "posix", "zsh": "posix", "fish": "fish", "powershell": "powershell",
             "dotenv": "dotenv"}  # fmt: skip
@@ -105,48 +105,33 @@ def assignments(variables: list[EnvVar], dialect: str, *, reveal: bool, to_tty: 
     return "".join(lines)
 
 
-@click.command("env", cls=OrderedVarsCommand)
-@click.option(
-    "-d",
-    "--deployment",
-    "deployment",
-    required=True,
-    metavar="NAME",
-    help="The deployment whose providers to export.",
-)
-@click.option(
-    "--shell",
-    "shell",
-    type=click.Choice(list(DIALECTS)),
-    help="Syntax to print (default: from $SHELL, else bash).",
-)
-@click.option(
-    "--reveal",
-    is_flag=True,
-    help="Print every secret's value, also on a terminal and for secrets read from "
-    "environment variables.",
-)
-@spec_options
-@click.pass_context
-def command(
-    ctx: click.Context,
-    deployment: str,
-    shell: str | None,
-    reveal: bool,
-    spec_path: Path,
-    vars_: tuple[str, ...],
-    var_files: tuple[str, ...],
-) -> int:
-    """Print export lines for eval "$(provision env -d DEPLOYMENT)"."""
-    out = output(ctx)
+def _env(out: Output, var_args: tuple[VarArg, ...], *, deployment: str, shell: str | None,
+         reveal: bool, spec_path: Path, **_options: object) -> int:
     # This deployment alone: what other deployments read need not exist here (a workspace has
     # its own deployment's variables and files).
-    resolved = api.load_spec(spec_path, var_args=var_args(ctx), deployment=deployment)
+    resolved = api.load_spec(spec_path, var_args=var_args, deployment=deployment)
     out.diagnostics(resolved.warnings)
     variables = deployment_vars(resolved.spec, deployment)
     dialect = DIALECTS[shell or default_shell(os.environ)]
     text = assignments(variables, dialect, reveal=reveal, to_tty=sys.stdout.isatty())
     if not text:
         out.err(f'Deployment "{deployment}" exports no variables.')
-    click.echo(text, nl=False)
+    sys.stdout.write(text)
+    sys.stdout.flush()
     return 0
+
+
+command = Command(
+    name="env",
+    help='Print export lines for eval "$(provision env -d DEPLOYMENT)".',
+    options=(
+        Opt(("-d", "--deployment"), "deployment", "The deployment whose providers to export.",
+            metavar="NAME", required=True),
+        Opt(("--shell",), "shell", "Syntax to print (default: from $SHELL, else bash).",
+            choices=tuple(DIALECTS)),
+        Opt(("--reveal",), "reveal", "Print every secret's value, also on a terminal and for "
+            "secrets read from environment variables.", kind=FLAG),
+        *SPEC_OPTIONS,
+    ),
+    run=_env,
+)
