@@ -22,7 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from provision.fsutil import MANAGED_FILE_LIMIT, SECRET_FILE_LIMIT, SPEC_FILE_LIMIT
+from provision.fsutil import (
+    MANAGED_FILE_LIMIT,
+    RECORD_FILE_LIMIT,
+    SECRET_FILE_LIMIT,
+    SPEC_FILE_LIMIT,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30
@@ -146,6 +151,18 @@ def test_a_file_that_cannot_be_read_is_refused_promptly(
         before.st_size,
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
+def test_a_probe_history_that_cannot_be_read_is_a_warning(tmp_path: Path, kind: str) -> None:
+    spec_path = spec(tmp_path)
+    history = tmp_path / ".provision" / "health.jsonl"
+    history.parent.mkdir()
+    message = KINDS[kind](history, RECORD_FILE_LIMIT)
+    proc = run(tmp_path, "health", "-f", spec_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"Cannot read the probe history {history}: {message}" in proc.stderr
+    assert list((tmp_path / "tmp").iterdir()) == [], "a crash log was written"
 
 
 def test_a_fifo_in_a_spec_directory_is_reported_not_skipped(tmp_path: Path) -> None:

@@ -15,15 +15,17 @@ edited, damaged) is skipped and counted, and the rest is summarised.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, ProvisionError
-from provision.fsutil import atomic_write, ensure_dir
+from provision.fsutil import RECORD_FILE_LIMIT, atomic_write, ensure_dir, read_regular
 from provision.probe import Verdict
 from provision.record import record
 
@@ -59,14 +61,17 @@ def append(state_dir: Path, verdicts: Iterable[Verdict], *, when: float | None =
 
 
 def _append_locked(path: Path, lock_file: Path, data: bytes) -> None:
-    lock = os.open(lock_file, os.O_WRONLY | os.O_CREAT, 0o600)
+    # O_NONBLOCK: a FIFO in either place must fail here (ENXIO) or below, not wait for a reader.
+    lock = os.open(lock_file, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o600)
     try:
         import fcntl  # POSIX only: imported here so that importing this module never fails
 
         with contextlib.suppress(OSError):  # ENOLCK, EOPNOTSUPP: no locks on this filesystem
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, 0o600)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "it is not a regular file")
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data  # end a killed run's torn line: it must not swallow ours
@@ -80,7 +85,7 @@ def _append_locked(path: Path, lock_file: Path, data: bytes) -> None:
 
 
 def _bound(path: Path) -> None:
-    records = path.read_bytes().splitlines(keepends=True)
+    records = read_regular(path, RECORD_FILE_LIMIT).splitlines(keepends=True)
     if len(records) > MAX_RECORDS:
         atomic_write(path, b"".join(records[-(MAX_RECORDS // 2):]), 0o600)
 
@@ -96,7 +101,7 @@ class History:
 def read(state_dir: Path) -> History:
     path = history_path(state_dir)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, RECORD_FILE_LIMIT)
     except FileNotFoundError:
         return History(records=())
     except OSError as exc:

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -197,7 +198,7 @@ def test_a_history_that_cannot_be_read_is_a_warning(
     out, err = capsys.readouterr()
     assert "No probe history yet" in out
     assert err == (f"warning: Cannot read the probe history {tmp_path / 'health.jsonl'}: "
-                   "Is a directory\n")
+                   "it is not a regular file (a directory)\n")
 
 
 def test_a_history_that_cannot_be_written_is_a_clean_error(tmp_path: Path) -> None:
@@ -206,3 +207,29 @@ def test_a_history_that_cannot_be_written_is_a_clean_error(tmp_path: Path) -> No
     (tmp_path / health.HISTORY_FILENAME).mkdir()
     with pytest.raises(ProvisionError, match=r"Cannot record the probe history in .*: Is a dir"):
         health.append(tmp_path, [verdict("a")])
+
+
+FIFO_APPEND = """
+import sys
+from pathlib import Path
+from provision.errors import ProvisionError
+from provision.probe import Verdict, health
+v = Verdict(address="a", url="http://127.0.0.1:9/v1", outcome="ok", status=200, latency_ms=3.0,
+            reason="ok", hint="", model_count=1, attempts=1, required=True)
+try:
+    health.append(Path(sys.argv[1]), [v])
+except ProvisionError as exc:
+    print(exc.diagnostics[0].summary)
+"""
+
+
+@pytest.mark.parametrize("which", ["history", "lock"])
+def test_a_fifo_in_place_of_the_history_fails_instead_of_waiting(tmp_path: Path,
+                                                                  which: str) -> None:
+    fifo = (health.history_path if which == "history" else health.history_lock_path)(tmp_path)
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-c", FIFO_APPEND, str(tmp_path)], timeout=30,
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout.startswith(f"Cannot record the probe history in {tmp_path}"), proc.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
