@@ -287,6 +287,11 @@ def create_exclusive(path: Path, content: bytes, mode: int) -> bool:
     it, and link(2) publishes that, failing (unlike a rename) when the name is taken. Where the
     filesystem has no hard links, it is created with O_EXCL and then written.
     """
+    if os.path.lexists(path):
+        # Taken already, as on every poll of a held lock: no temp file written and synced for
+        # nothing. The link below still decides when the name comes free meanwhile.
+        _refuse_non_regular(path, links_ok=True)
+        return False
     ensure_dir(path.parent)
     staged = _write_aside(path, content, mode, "create")
     try:

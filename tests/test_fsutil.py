@@ -417,6 +417,22 @@ def test_create_exclusive_never_overwrites(tmp_path: Path) -> None:
     assert mode_of(tmp_path / "d") == 0o700
 
 
+def test_create_exclusive_writes_nothing_while_the_name_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A held lock is polled with create_exclusive: each poll must not stage and sync a copy."""
+    path = tmp_path / "lock"
+    assert create_exclusive(path, b"held", 0o600) is True
+    calls: list[str] = []
+    for name in ("open", "fsync", "link"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda *a, _n=name, _r=real, **k: (calls.append(_n),
+                                                                         _r(*a, **k))[1])
+    assert create_exclusive(path, b"ours", 0o600) is False
+    assert calls == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock"]
+
+
 def test_atomic_remove(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_text("x")
