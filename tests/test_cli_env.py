@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import need
 from dotenv import dotenv_values
+from testkit import need
 
 from provision.cli import main
 from provision.cli.env import REFUSAL, default_shell

@@ -22,7 +22,7 @@ from typing import Any
 
 import hcl2
 import pytest
-from conftest import ROOT, need
+from testkit import ROOT, need
 
 from provision.probe.bridgesim import BridgeSim
 

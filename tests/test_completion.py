@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, need, provision_bin
+from testkit import ROOT, need, provision_bin
 
 TIMEOUT = 60
 

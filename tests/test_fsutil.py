@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import watch_publishing
+from testkit import watch_publishing
 
 from provision import fsutil
 from provision.errors import ApplyError, ProvisionError

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, provision_bin
+from testkit import ROOT, provision_bin
 
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 EXAMPLE = ROOT / "examples" / "laptop-local-models"

@@ -23,7 +23,7 @@ from typing import Any
 
 import hcl2
 import pytest
-from conftest import need
+from testkit import need
 
 from provision.catalog import load_catalog
 from provision.render import hcl, jsonc

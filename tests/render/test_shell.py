@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import need
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testkit import need
 
 from provision.api import load_spec
 from provision.errors import DiagnosticsError, Span

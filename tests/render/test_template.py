@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import need
+from testkit import need
 
 from provision.api import load_spec
 from provision.errors import DiagnosticsError

@@ -40,9 +40,9 @@ from typing import Any
 
 import hcl2
 import pytest
-from conftest import need
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from testkit import need
 
 from provision.api import load_spec
 from provision.catalog import load_catalog
