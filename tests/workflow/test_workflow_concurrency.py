@@ -206,6 +206,11 @@ def test_apply_killed_between_writes_leaves_old_or_new(tmp_path: Path, cli: Cli)
     assert cli("plan", "-f", root, "-detailed-exitcode").code == 0
 
 
+# Longer than any of these tests runs: every probe waits until the test stops the sim (which
+# ends pending waits at once), so the signal always lands while the preflight is still probing.
+HELD = 60.0
+
+
 def stop_during_preflight(
     tmp_path: Path, sim: BridgeSim, signum: int
 ) -> tuple[Path, subprocess.Popen[bytes], str]:
@@ -232,7 +237,7 @@ def stop_during_preflight(
 def test_apply_stopped_during_preflight_writes_nothing(
     tmp_path: Path, bridge_sim: Callable[..., BridgeSim], signum: int
 ) -> None:
-    spec, proc, _ = stop_during_preflight(tmp_path, bridge_sim(latency=2.0), signum)
+    spec, proc, _ = stop_during_preflight(tmp_path, bridge_sim(latency=HELD), signum)
     assert proc.returncode != 0
     assert not (tmp_path / "out").exists()
     assert not (spec / ".provision" / "state.json").exists()
@@ -241,5 +246,5 @@ def test_apply_stopped_during_preflight_writes_nothing(
 
 
 def test_ctrl_c_exits_130(tmp_path: Path, bridge_sim: Callable[..., BridgeSim]) -> None:
-    _, proc, text = stop_during_preflight(tmp_path, bridge_sim(latency=2.0), signal.SIGINT)
+    _, proc, text = stop_during_preflight(tmp_path, bridge_sim(latency=HELD), signal.SIGINT)
     assert (proc.returncode, "Interrupted." in text) == (130, True)
