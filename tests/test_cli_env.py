@@ -13,14 +13,13 @@ import pty
 import select
 import shutil
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
-from testkit import need
+from testkit import need, provision_bin
 
 from provision.cli import main
 from provision.cli.env import REFUSAL, default_shell
@@ -57,12 +56,6 @@ deployments:
     providers:
       ollama: {}
 """
-BOOT = """\
-import sys
-from provision.cli import cli, env, main
-cli.commands.setdefault("env", env.command)
-sys.exit(main())
-"""
 OPENAI_URL = "https://coder.example.com/api/v2/aibridge/openai/v1"
 
 
@@ -70,11 +63,7 @@ OPENAI_URL = "https://coder.example.com/api/v2/aibridge/openai/v1"
 def spec_dir(tmp_path: Path) -> Path:
     (tmp_path / "provision.yaml").write_text(SPEC, encoding="utf-8")
     (tmp_path / "groq.key").write_text(GROQ_KEY + "\n", encoding="utf-8")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "provision"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c \'{BOOT}\' "$@"\n')
-    wrapper.chmod(0o755)
+    provision_bin(tmp_path)  # the shells run `provision` from PATH, as a bootstrap script would
     return tmp_path
 
 
