@@ -16,13 +16,14 @@ from provision.plan import Change, Plan
 from provision.report import JSON_FORMAT_VERSION, Output
 from provision.secrets import MASK, REDACTOR, Secret, mask, reveal_all
 
-_SENSITIVE_NAME = re.compile(r"key|token|secret|password|passwd|authorization|credential",
-                             re.IGNORECASE)
-_ASSIGNMENT = re.compile(r"^\s*(?:export\s+|set\s+-gx\s+|\$env:)?([A-Za-z_][A-Za-z0-9_]*)")
+# Patterns for what is on disk, which a first plan has none of: left to re's cache, so that they
+# are compiled when first used rather than by every plan's start-up.
+_SENSITIVE_NAME = r"(?i)key|token|secret|password|passwd|authorization|credential"
+_ASSIGNMENT = r"^\s*(?:export\s+|set\s+-gx\s+|\$env:)?([A-Za-z_][A-Za-z0-9_]*)"
 # A line that really assigns a name (shell, fish, PowerShell, dotenv, INI/TOML, YAML), as opposed
 # to one that merely starts with a word, like a bare key "sk-…".
-_ASSIGNS = re.compile(r"^\s*(?:export\s+\w+=|set\s+-gx\s+\w+\s|\$env:\w+\s*=|[A-Za-z_][\w.-]*\s*=|"
-                      r"[\"']?[A-Za-z_][\w.-]*[\"']?\s*:\s)")
+_ASSIGNS = (r"^\s*(?:export\s+\w+=|set\s+-gx\s+\w+\s|\$env:\w+\s*=|[A-Za-z_][\w.-]*\s*=|"
+            r"[\"']?[A-Za-z_][\w.-]*[\"']?\s*:\s)")
 CHANGED = "(sensitive value, changed)"
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
 VERBS = {"create": "will be created", "update": "will be updated in-place",
@@ -38,7 +39,7 @@ def mask_disk(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [mask_disk(v, key) for v in value]
     if isinstance(value, str):
-        return MASK if key and _SENSITIVE_NAME.search(key) else REDACTOR.redact(value)
+        return MASK if key and re.search(_SENSITIVE_NAME, key) else REDACTOR.redact(value)
     return value
 
 
@@ -100,7 +101,7 @@ def _mask_text(before: str, after: Any, *, sensitive: bool = False) -> str:
         for line in REDACTOR.redact(after).splitlines():
             if MASK in line:
                 shapes.append(line.split(MASK))
-                if m := _ASSIGNMENT.match(line):
+                if m := re.match(_ASSIGNMENT, line):
                     secret_names.add(m.group(1))
     out = []
     for raw in before.splitlines(keepends=True):
@@ -109,12 +110,12 @@ def _mask_text(before: str, after: Any, *, sensitive: bool = False) -> str:
             out.append(line)
             continue
         end = "\n" if line.endswith("\n") else ""
-        m = _ASSIGNMENT.match(line)
-        if m and (m.group(1) in secret_names or _SENSITIVE_NAME.search(m.group(1))):
+        m = re.match(_ASSIGNMENT, line)
+        if m and (m.group(1) in secret_names or re.search(_SENSITIVE_NAME, m.group(1))):
             line = f"{line[: m.end()]} {MASK}{end}"
         elif sensitive and (shaped := _shaped(line.rstrip("\r\n"), shapes)) is not None:
             line = shaped + end
-        elif sensitive and not _ASSIGNS.match(line) and line.strip() \
+        elif sensitive and not re.match(_ASSIGNS, line) and line.strip() \
                 and not line.lstrip().startswith(("#", "//")):
             line = MASK + end
         out.append(line)
