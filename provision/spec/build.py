@@ -155,7 +155,12 @@ class Builder:
     # -- URLs ------------------------------------------------------------------------------
 
     def url(self, value: str, span: Span | None, what: str) -> str | None:
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises for a port out of range or not a number
+        except ValueError as exc:  # "Invalid IPv6 URL" for an unmatched bracket, too
+            self.error(f'Invalid URL "{value}" for {what}', f"{exc}.", span)
+            return None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.error(f'Invalid URL "{value}" for {what}',
                        "Expected an http:// or https:// URL with a host.", span)

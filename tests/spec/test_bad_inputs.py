@@ -286,6 +286,17 @@ CASES = [
         ),
     ),
     Case(
+        "invalid_url_bracket",
+        (d(E, S, 6, 19, 'Invalid URL "http://l[ocalhost:8000/v1" for providers.vllm.base_url',
+           "Invalid IPv6 URL."),),
+    ),
+    Case(
+        "invalid_url_port",
+        (d(E, S, 6, 19,
+           'Invalid URL "http://gpu.example.com:99999/v1" for providers.vllm.base_url',
+           "Port out of range 0-65535."),),
+    ),
+    Case(
         "aibridge_without_coder",
         (d(E, S, 6, 14, "via: aibridge needs the deployment's Coder URL and token"),),
     ),
