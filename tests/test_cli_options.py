@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +211,60 @@ def test_help_and_usage_errors_still_come_from_click() -> None:
         "with a unit (ms, s, m, h), e.g. 30s, 5m or 1m30s",
         "Run 'provision plan --help' for usage.",
     ]
+
+
+def without_root_reads() -> list[str]:
+    """A command prefix under which the file modes bind: root drops its read override."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: file modes do not bind")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps=-all"]
+
+
+def test_a_path_that_exists_but_cannot_be_read_is_left_to_click(tmp_path: Path) -> None:
+    """click.Path refuses it as a usage error; parse must not accept what click refuses."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o311)
+    write_only = tmp_path / "write-only.plan"
+    write_only.write_bytes(b"kept")
+    write_only.chmod(0o200)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CODER_SESSION_TOKEN": "tok-options-2",
+           "TMPDIR": str(tmp_path)}
+    lines = {
+        "validate": ["validate", "-f", str(closed)],
+        "env": ["env", "-d", "prod", "-f", str(closed)],
+        "plan -out": ["plan", "-f", "examples/gitops-aibridge/spec", "-out", str(write_only),
+                      "-var", "prod_coder_url=https://coder.example.com",
+                      "-var", "staging_coder_url=https://coder-staging.example.com",
+                      "-var", f"out_dir={tmp_path / 'out'}",
+                      "-state", str(tmp_path / "state.json")],
+    }
+    for name, args in lines.items():
+        proc = subprocess.run([*without_root_reads(), sys.executable, "-m", "provision", *args],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1, (name, proc.stderr)
+        assert "is not readable" in proc.stderr and "unexpected error" not in proc.stderr, name
+    write_only.chmod(0o600)
+    assert write_only.read_bytes() == b"kept"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("provision-crash-")]
+
+
+def test_ctrl_c_reads_the_same_whichever_parser_ran(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from provision import api
+    from provision.cli import main
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "load_spec", interrupted)
+    seen = []
+    for args in (["validate", "-f", "spec"], ["validate", "-fspec"]):  # parse, then click
+        assert (parse(args[1:], validate.command.options) is None) == (args[1] == "-fspec")
+        assert main(args) == 130
+        seen.append(capsys.readouterr())
+    assert seen[0] == seen[1]
+    assert seen[0].err == "\nInterrupted.\n" and seen[0].out == ""

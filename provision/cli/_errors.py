@@ -31,7 +31,8 @@ def error_handler(*, no_color: bool = False) -> Iterator[Result]:
         output.diagnostics(exc.diagnostics)
         result.code = 1
     except KeyboardInterrupt:
-        output.err("Interrupted.")
+        # Off the line the terminal echoed ^C on, as click does for the commands it runs.
+        output.err("\nInterrupted.")
         result.code = 130
     except BrokenPipeError:
         result.code = 1

@@ -15,6 +15,7 @@ declarations into click options and commands.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -187,7 +188,22 @@ def parse(
         values[opt.dest] = (*values[opt.dest], typed) if opt.kind == MULTIPLE else typed
     if any(opt.required and opt.dest not in given for opt in options):
         return None  # click says which is missing
+    paths = [p for opt in options if opt.path
+             for p in (values[opt.dest] if opt.kind == MULTIPLE else (values[opt.dest],))]
+    if not all(_readable_or_absent(p) for p in paths if p is not None):
+        return None  # defaults included: click checks `-f .` too
     return values, tuple(order)
+
+
+def _readable_or_absent(path: Path) -> bool:
+    """click.Path's check (readable=True): a path that exists must be readable."""
+    try:
+        path.stat()
+    except OSError:
+        return True
+    except ValueError:  # a NUL in the name: click's to report
+        return False
+    return os.access(path, os.R_OK)
 
 
 def _accepted(opt: Opt, value: str) -> bool:

@@ -97,7 +97,12 @@ def spec_files(path: Path) -> list[Path]:
         )])
     if not path.is_dir():
         return [path]
-    files = sorted((p for p in path.iterdir() if is_spec_file(p)), key=lambda p: p.name)
+    try:
+        files = sorted((p for p in path.iterdir() if is_spec_file(p)), key=lambda p: p.name)
+    except OSError as exc:
+        raise DiagnosticsError([Diagnostic.error(
+            f"Cannot read the spec directory {display_name(path)}: {exc.strerror or exc}",
+        )]) from None
     if not files:
         raise DiagnosticsError([Diagnostic.error(
             f"No spec files in {display_name(path)}",

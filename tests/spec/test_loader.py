@@ -104,6 +104,21 @@ def test_missing_path_and_empty_directory(cwd: Path) -> None:
 # -- merging ---------------------------------------------------------------------------------
 
 
+def test_a_spec_directory_that_cannot_be_listed_is_a_diagnostic(
+    cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (cwd / "spec").mkdir()
+
+    def refuse(self: Path) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(DiagnosticsError) as err:
+        spec_files(cwd / "spec")
+    assert [d.summary for d in err.value.diagnostics] == [
+        "Cannot read the spec directory spec: Permission denied"]
+
+
 def test_merge_by_name_in_file_order(cwd: Path) -> None:
     write(
         cwd / "s" / "20-b.yaml",
