@@ -420,3 +420,17 @@ def test_azure_settings_are_exported(
         "export AZURE_OPENAI_DEPLOYMENT='gpt-4o-prod'",
         "export AZURE_OPENAI_API_VERSION='2024-10-21'",
     ]
+
+
+@pytest.mark.parametrize("key", ["gsk-esc\x1b[31mred-0123", "gsk-clé-accentuée-4567"],
+                         ids=["escape-sequence", "non-ascii"])
+def test_values_reach_eval_exactly(spec_dir: Path, key: str) -> None:
+    """No escape sequence stripped from the lines a pipe gets (eval must get the key back), and
+    UTF-8 where stdout claims plain ASCII, rather than a crash."""
+    (spec_dir / "groq.key").write_text(key + "\n", encoding="utf-8")
+    bash = need("bash")
+    script = 'eval "$(provision env -d prod --shell bash)" && printf %s "$GROQ_API_KEY"'
+    proc = subprocess.run([bash, "-c", script], cwd=spec_dir, capture_output=True,
+                          env=shell_env(spec_dir, PYTHONIOENCODING="ascii"), timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.decode("utf-8") == key

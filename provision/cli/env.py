@@ -17,6 +17,7 @@ lines go that way, under the rules above; diagnostics still go through Output to
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import sys
@@ -116,9 +117,23 @@ def _env(out: Output, var_args: tuple[VarArg, ...], *, deployment: str, shell: s
     text = assignments(variables, dialect, reveal=reveal, to_tty=sys.stdout.isatty())
     if not text:
         out.err(f'Deployment "{deployment}" exports no variables.')
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    _write_exactly(text)
     return 0
+
+
+def _write_exactly(text: str) -> None:
+    """text on stdout as it is: escape sequences and all (a value may hold one, and eval must
+    get it back), in UTF-8 where stdout claims plain ASCII (PYTHONIOENCODING=ascii), as
+    click.echo would, rather than failing on the first other character."""
+    stream = sys.stdout
+    binary = getattr(stream, "buffer", None)
+    if binary is not None and codecs.lookup(stream.encoding or "utf-8").name == "ascii":
+        stream.flush()
+        binary.write(text.encode("utf-8"))
+        binary.flush()
+        return
+    stream.write(text)
+    stream.flush()
 
 
 command = Command(
