@@ -104,7 +104,7 @@ class Secret:
         from hmac import compare_digest
 
         return isinstance(other, Secret) and compare_digest(
-            "\0".join(self._candidates).encode(), "\0".join(other._candidates).encode()
+            _candidate_bytes(self._candidates), _candidate_bytes(other._candidates)
         )
 
     def __hash__(self) -> int:
@@ -115,6 +115,13 @@ class Secret:
 
     def __len__(self) -> int:
         return len(self.reveal())
+
+
+def _candidate_bytes(candidates: tuple[str, ...]) -> bytes:
+    """The candidates, each length-prefixed so that ("a\0b",) and ("a", "b") differ; lone
+    surrogates pass, so that comparing never raises."""
+    encoded = [c.encode("utf-8", "surrogatepass") for c in candidates]
+    return b"".join(len(e).to_bytes(8, "big") + e for e in encoded)
 
 
 class Redactor:

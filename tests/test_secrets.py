@@ -139,6 +139,8 @@ def test_equality_of_non_ascii_values() -> None:
     assert Secret("clé-secrète-ü") == Secret("clé-secrète-ü")
     assert Secret("clé-secrète-ü") != Secret("clé-secrète-u")
     assert Secret(["ключ-1111", "κλειδί-2222"]) == Secret(["ключ-1111", "κλειδί-2222"])
+    assert Secret("k\udcff-lone") == Secret("k\udcff-lone")  # never raises
+    assert Secret(["a\0b-0000"]) != Secret(["a", "b-0000"])  # the candidates, not their join
 
 
 def test_unknown_secret(secret: Secret) -> None:
