@@ -4,7 +4,6 @@ key name too: an old key that this run never loaded must not show in a diff eith
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -298,8 +297,18 @@ def _short(value: Any, limit: int = 120) -> str:
 
 
 def _text_lines(before: str, after: str) -> Iterator[str]:
-    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after",
-                                n=2, lineterm="")
+    """The unified diff of before and after, without its ---/+++ header."""
+    old, new = before.splitlines(), after.splitlines()
+    if not old:
+        # A new file: every line added, as unified_diff says it, without importing difflib for
+        # what every first plan shows.
+        if new:
+            yield f"@@ -0,0 +{1 if len(new) == 1 else f'1,{len(new)}'} @@"
+            yield from ("+" + line for line in new)
+        return
+    import difflib
+
+    diff = difflib.unified_diff(old, new, "before", "after", n=2, lineterm="")
     for i, line in enumerate(diff):
         if i >= 2:  # skip the ---/+++ header
             yield line
