@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from provision.plan import Plan, make_plan
-from provision.probe import health
 from provision.spec.resolve import Options, Reserved, Resolved, load, spec_root
 from provision.spec.variables import VarArg
 from provision.state import (
     FINGERPRINT_KEY_FILENAME,
     STATE_DIRNAME,
     backup_path,
+    history_lock_path,
+    history_path,
     load_state,
     lock_path,
     state_path,
@@ -64,8 +65,8 @@ def own_files(spec_path: Path | str = ".", state: Path | str | None = None) -> R
             (backup_path(state_file), "state backup"),
             (lock_path(state_file), "state lock"),
             (state_dir / FINGERPRINT_KEY_FILENAME, "fingerprint key"),
-            (health.history_path(state_dir), "probe health history"),
-            (health.history_lock_path(state_dir), "probe health history lock"),
+            (history_path(state_dir), "probe health history"),
+            (history_lock_path(state_dir), "probe health history lock"),
         ),
         directories=tuple(dict.fromkeys(
             d for d in (state_file_for(spec_path).parent, state_dir)

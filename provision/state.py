@@ -33,6 +33,7 @@ STATE_VERSION = 1
 STATE_DIRNAME = ".provision"
 STATE_FILENAME = "state.json"
 FINGERPRINT_KEY_FILENAME = "fingerprint.key"
+HISTORY_FILENAME = "health.jsonl"  # probe results, kept by provision.probe.health
 FINGERPRINT_KEY_BYTES = 32
 STATE_FILE_MODE = 0o600
 
@@ -53,6 +54,14 @@ def state_path(root: Path) -> Path:
 
 def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".backup")
+
+
+def history_path(state_dir: Path) -> Path:
+    return state_dir / HISTORY_FILENAME
+
+
+def history_lock_path(state_dir: Path) -> Path:
+    return state_dir / (HISTORY_FILENAME + ".lock")
 
 
 def lock_path(state_file: Path) -> Path:

@@ -28,21 +28,13 @@ from provision.errors import Diagnostic, ProvisionError
 from provision.fsutil import RECORD_FILE_LIMIT, atomic_write, ensure_dir, read_regular
 from provision.probe import Verdict
 from provision.record import record
+from provision.state import history_lock_path, history_path
 
-HISTORY_FILENAME = "health.jsonl"
 MAX_RECORDS = 5000  # the file is cut back to half this when it grows past it
 WINDOW = 20  # checks per endpoint in the rolling window
 # 9999-12-30T00:00Z, the last `time` shown as a local date in every time zone (datetime ends
 # with the year 9999).
 LAST_TIME = 253_402_128_000
-
-
-def history_path(state_dir: Path) -> Path:
-    return state_dir / HISTORY_FILENAME
-
-
-def history_lock_path(state_dir: Path) -> Path:
-    return state_dir / (HISTORY_FILENAME + ".lock")
 
 
 def append(state_dir: Path, verdicts: Iterable[Verdict], *, when: float | None = None) -> None:

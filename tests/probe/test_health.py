@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from provision.probe import Verdict, health
+from provision.state import HISTORY_FILENAME, history_lock_path, history_path
 
 ROOT = Path(__file__).resolve().parents[2]
 APPENDER = """\
@@ -57,7 +58,7 @@ def test_concurrent_appends_lose_nothing_when_the_history_is_cut(tmp_path: Path)
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    lines = (tmp_path / health.HISTORY_FILENAME).read_text().splitlines()
+    lines = (tmp_path / HISTORY_FILENAME).read_text().splitlines()
     assert all(json.loads(line)["outcome"] == "ok" for line in lines)
     assert len(lines) == expected_lines(runs * each, max_records)
     assert (tmp_path / "health.jsonl.lock").stat().st_mode & 0o777 == 0o600
@@ -74,7 +75,7 @@ def test_an_append_waits_for_the_lock(tmp_path: Path) -> None:
         assert proc.stdout.readline() == "ready\n"  # imports done; it is about to append
         time.sleep(0.5)
         assert proc.poll() is None
-        assert not (tmp_path / health.HISTORY_FILENAME).exists()
+        assert not (tmp_path / HISTORY_FILENAME).exists()
     finally:
         os.close(lock)
     _, err = proc.communicate(timeout=60)
@@ -89,7 +90,7 @@ def test_verdicts_in_the_history_carry_no_credential(tmp_path: Path) -> None:
                       latency_ms=2.0, reason="ok", hint="", model_count=None, attempts=1,
                       required=True, candidate=1, credential=Secret("sk-never-in-history"))
     health.append(tmp_path, [verdict])
-    text = (tmp_path / health.HISTORY_FILENAME).read_text()
+    text = (tmp_path / HISTORY_FILENAME).read_text()
     assert "sk-never-in-history" not in text
     assert json.loads(text)["candidate"] == 1
 
@@ -140,7 +141,7 @@ def test_the_good_line_is_a_record() -> None:
 
 def history_with(state_dir: Path, *bad: bytes) -> None:
     health.append(state_dir, [verdict("a")], when=1_700_000_000.0)
-    with (state_dir / health.HISTORY_FILENAME).open("ab") as f:
+    with (state_dir / HISTORY_FILENAME).open("ab") as f:
         f.write(b"".join(line + b"\n" for line in bad) + b"\n")  # and a blank line
     health.append(state_dir, [verdict("b", status=None)], when=1_700_000_001.0)
 
@@ -171,17 +172,17 @@ def test_health_skips_a_line_it_cannot_read_and_shows_the_rest(
 
 def test_unreadable_lines_are_counted_in_one_warning(tmp_path: Path) -> None:
     history_with(tmp_path, *BAD_LINES.values())
-    with (tmp_path / health.HISTORY_FILENAME).open("ab") as f:
+    with (tmp_path / HISTORY_FILENAME).open("ab") as f:
         f.write(b'{"address": "torn", "ti')  # the last line, being written: not counted
     history = health.read(tmp_path)
     assert [r["address"] for r in history.records] == ["a", "b"]
     [warning] = history.warnings
     assert warning.summary == (f"Skipped {len(BAD_LINES)} unreadable lines in "
-                               f"{tmp_path / health.HISTORY_FILENAME}")
+                               f"{tmp_path / HISTORY_FILENAME}")
 
 
 def test_a_record_appended_after_a_torn_line_is_kept(tmp_path: Path) -> None:
-    (tmp_path / health.HISTORY_FILENAME).write_bytes(b'{"address": "killed", "ti')
+    (tmp_path / HISTORY_FILENAME).write_bytes(b'{"address": "killed", "ti')
     health.append(tmp_path, [verdict("next")])
     history = health.read(tmp_path)
     assert [r["address"] for r in history.records] == ["next"]
@@ -193,7 +194,7 @@ def test_a_history_that_cannot_be_read_is_a_warning(
 ) -> None:
     from provision.cli import main
 
-    (tmp_path / health.HISTORY_FILENAME).mkdir()
+    (tmp_path / HISTORY_FILENAME).mkdir()
     assert main(["health", "-state", str(tmp_path / "state.json")]) == 0
     out, err = capsys.readouterr()
     assert "No probe history yet" in out
@@ -204,7 +205,7 @@ def test_a_history_that_cannot_be_read_is_a_warning(
 def test_a_history_that_cannot_be_written_is_a_clean_error(tmp_path: Path) -> None:
     from provision.errors import ProvisionError
 
-    (tmp_path / health.HISTORY_FILENAME).mkdir()
+    (tmp_path / HISTORY_FILENAME).mkdir()
     with pytest.raises(ProvisionError, match=r"Cannot record the probe history in .*: Is a dir"):
         health.append(tmp_path, [verdict("a")])
 
@@ -226,7 +227,7 @@ except ProvisionError as exc:
 @pytest.mark.parametrize("which", ["history", "lock"])
 def test_a_fifo_in_place_of_the_history_fails_instead_of_waiting(tmp_path: Path,
                                                                   which: str) -> None:
-    fifo = (health.history_path if which == "history" else health.history_lock_path)(tmp_path)
+    fifo = (history_path if which == "history" else history_lock_path)(tmp_path)
     os.mkfifo(fifo)
     proc = subprocess.run([sys.executable, "-c", FIFO_APPEND, str(tmp_path)], timeout=30,
                           capture_output=True, text=True, check=True,
