@@ -3,9 +3,9 @@
 Exit codes: 0 success (or no changes), 1 error, 2 changes present (plan -detailed-exitcode).
 Usage errors exit 1 too, so that 2 always means "changes present".
 
-A command declared as data (`provision.cli._options.Command`: validate and plan) runs without
-importing click when `_options.parse` reads its command line; click reads every other line, and
-writes all help, completion and usage errors.
+A command declared as data (`provision.cli._options.Command`: validate, plan and env) runs
+without importing click when `_options.parse` reads its command line; click reads every other
+line, and writes all help, completion and usage errors.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from provision.report import Output
 
 if TYPE_CHECKING:
     import click
+
+    cli: click.Group  # provided by __getattr__
 
 __all__ = ["cli", "main", "run"]
 
@@ -108,6 +110,3 @@ def _click_main(args: list[str], no_color: bool, completing: bool) -> int:
         return exc.exit_code
     return rv if isinstance(rv, int) else 0
 
-
-if TYPE_CHECKING:
-    cli: click.Group
