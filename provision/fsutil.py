@@ -120,6 +120,17 @@ def read_regular(path: Path, limit: int) -> bytes:
     return data
 
 
+def read_regular_tail(path: Path, limit: int) -> tuple[bytes, bool]:
+    """The last `limit` bytes of the regular file at path (refused, like read_regular, when it
+    is not one), and whether the file held more: then the first line read may be cut."""
+    with _open_regular(path, None) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            f.seek(size - limit)
+        data = f.read(limit)
+    return data, size > limit
+
+
 def ensure_dir(path: Path, mode: int = PRIVATE_DIR_MODE) -> None:
     """Create path and any missing parents with exactly `mode`; existing ones are left alone.
 

@@ -15,7 +15,6 @@ edited, damaged) is skipped and counted, and the rest is summarised.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import stat
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.errors import Diagnostic, ProvisionError
-from provision.fsutil import RECORD_FILE_LIMIT, atomic_write, ensure_dir, read_regular
+from provision.fsutil import RECORD_FILE_LIMIT, atomic_write, ensure_dir, read_regular_tail
 from provision.probe import Verdict
 from provision.record import record
 from provision.state import history_lock_path, history_path
@@ -48,27 +47,30 @@ def append(state_dir: Path, verdicts: Iterable[Verdict], *, when: float | None =
     try:
         _append_locked(path, history_lock_path(state_dir), lines.encode())
     except OSError as exc:
-        raise ProvisionError(f"Cannot record the probe history in {path}: "
+        raise ProvisionError(f"Cannot record the probe history in {exc.filename or path}: "
                              f"{exc.strerror or exc}") from None
 
 
 def _append_locked(path: Path, lock_file: Path, data: bytes) -> None:
-    # O_NONBLOCK: a FIFO in either place must fail here (ENXIO) or below, not wait for a reader.
-    lock = os.open(lock_file, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o600)
+    # O_NONBLOCK: a FIFO in either place must fail or go ahead at once, not wait for a reader.
+    lock = os.open(lock_file, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY, 0o600)
     try:
         import fcntl  # POSIX only: imported here so that importing this module never fails
 
         with contextlib.suppress(OSError):  # ENOLCK, EOPNOTSUPP: no locks on this filesystem
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the descriptor is closed
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY
+        fd = os.open(path, flags, 0o600)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "it is not a regular file")
+                # Made something else on purpose (a link to /dev/null turns the history off, a
+                # FIFO streams it): written to as it is, and never read back or cut.
+                _write_all(fd, data)
+                return
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data  # end a killed run's torn line: it must not swallow ours
-            while data:
-                data = data[os.write(fd, data):]
+            _write_all(fd, data)
         finally:
             os.close(fd)
         _bound(path)
@@ -76,10 +78,26 @@ def _append_locked(path: Path, lock_file: Path, data: bytes) -> None:
         os.close(lock)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
 def _bound(path: Path) -> None:
-    records = read_regular(path, RECORD_FILE_LIMIT).splitlines(keepends=True)
-    if len(records) > MAX_RECORDS:
+    """Cut the history back to its last MAX_RECORDS // 2 records once it holds more, or more
+    than RECORD_FILE_LIMIT bytes (then from its tail, so that it cannot grow past being cut)."""
+    data, cut = _tail(path)
+    records = data.splitlines(keepends=True)
+    if cut or len(records) > MAX_RECORDS:
         atomic_write(path, b"".join(records[-(MAX_RECORDS // 2):]), 0o600)
+
+
+def _tail(path: Path) -> tuple[bytes, bool]:
+    """The history's last RECORD_FILE_LIMIT bytes from a line's start, and whether it held more."""
+    data, cut = read_regular_tail(path, RECORD_FILE_LIMIT)
+    if cut:
+        data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
+    return data, cut
 
 
 @record
@@ -93,7 +111,7 @@ class History:
 def read(state_dir: Path) -> History:
     path = history_path(state_dir)
     try:
-        data = read_regular(path, RECORD_FILE_LIMIT)
+        data, _cut = _tail(path)
     except FileNotFoundError:
         return History(records=())
     except OSError as exc:

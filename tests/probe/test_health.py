@@ -224,13 +224,47 @@ except ProvisionError as exc:
 """
 
 
-@pytest.mark.parametrize("which", ["history", "lock"])
-def test_a_fifo_in_place_of_the_history_fails_instead_of_waiting(tmp_path: Path,
-                                                                  which: str) -> None:
-    fifo = (history_path if which == "history" else history_lock_path)(tmp_path)
-    os.mkfifo(fifo)
-    proc = subprocess.run([sys.executable, "-c", FIFO_APPEND, str(tmp_path)], timeout=30,
+def append_elsewhere(state_dir: Path) -> str:
+    """append in a child with a timeout (a regression would hang): "" or the error's summary."""
+    proc = subprocess.run([sys.executable, "-c", FIFO_APPEND, str(state_dir)], timeout=30,
                           capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout.startswith(f"Cannot record the probe history in {tmp_path}"), proc.stderr
-    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    return proc.stdout.strip()
+
+
+def test_a_fifo_for_the_history_is_written_at_once_and_kept(tmp_path: Path) -> None:
+    os.mkfifo(history_path(tmp_path))
+    assert append_elsewhere(tmp_path) == ""
+    assert stat.S_ISFIFO(history_path(tmp_path).lstat().st_mode)
+
+
+def test_a_history_linked_to_dev_null_is_off(tmp_path: Path) -> None:
+    history_path(tmp_path).symlink_to("/dev/null")
+    assert append_elsewhere(tmp_path) == ""
+    assert history_path(tmp_path).readlink() == Path("/dev/null")
+    assert [w.summary for w in health.read(tmp_path).warnings] == [
+        f"Cannot read the probe history {history_path(tmp_path)}: "
+        "it is not a regular file (a character device)"]
+
+
+def test_a_fifo_for_the_lock_fails_naming_it_instead_of_waiting(tmp_path: Path) -> None:
+    os.mkfifo(history_lock_path(tmp_path))
+    assert append_elsewhere(tmp_path) == (
+        f"Cannot record the probe history in {history_lock_path(tmp_path)}: "
+        "No such device or address")
+    assert stat.S_ISFIFO(history_lock_path(tmp_path).lstat().st_mode)
+
+
+def test_a_history_past_its_byte_limit_is_cut_from_its_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grown past RECORD_FILE_LIMIT (by hand, say), it is cut back, not left to fail reads."""
+    monkeypatch.setattr(health, "RECORD_FILE_LIMIT", 4096)
+    big = json.dumps({"time": 1.0, **verdict("old").to_json(), "pad": "x" * 1000}) + "\n"
+    history_path(tmp_path).write_text(big * 10)  # about 13 KB
+    assert len(health.read(tmp_path).records) == 3  # the whole records in the last 4 KB
+    health.append(tmp_path, [verdict("new")], when=2.0)
+    data = history_path(tmp_path).read_bytes()
+    assert len(data) <= 4096 and data.endswith(b"\n")
+    assert [r["address"] for r in health.read(tmp_path).records][-1] == "new"
+    assert not health.read(tmp_path).warnings
