@@ -434,3 +434,13 @@ def test_values_reach_eval_exactly(spec_dir: Path, key: str) -> None:
                           env=shell_env(spec_dir, PYTHONIOENCODING="ascii"), timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode("utf-8") == key
+
+
+def test_a_value_stdouts_encoding_cannot_hold_is_an_error(spec_dir: Path) -> None:
+    (spec_dir / "groq.key").write_text("gsk-€uro-1234\n", encoding="utf-8")
+    proc = run(["provision", "env", "-d", "prod", "--shell", "bash"], spec_dir,
+               PYTHONIOENCODING="latin-1", TMPDIR=str(spec_dir))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "Cannot print the export lines in stdout's encoding (iso8859-1)" in proc.stderr
+    assert "unexpected error" not in proc.stderr and "€uro" not in proc.stderr
+    assert not list(spec_dir.glob("provision-crash-*"))

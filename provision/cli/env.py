@@ -26,7 +26,7 @@ from pathlib import Path
 
 from provision import api
 from provision.cli._options import FLAG, SPEC_OPTIONS, Command, Opt
-from provision.errors import Diagnostic, DiagnosticsError
+from provision.errors import Diagnostic, DiagnosticsError, ProvisionError
 from provision.model import Deployment, Spec
 from provision.render.envvars import EnvVar, provider_vars
 from provision.render.shell import export_lines
@@ -132,7 +132,13 @@ def _write_exactly(text: str) -> None:
         binary.write(text.encode("utf-8"))
         binary.flush()
         return
-    stream.write(text)
+    try:
+        stream.write(text)  # encoded whole before anything is written
+    except UnicodeEncodeError:
+        raise ProvisionError(
+            f"Cannot print the export lines in stdout's encoding ({stream.encoding}): a value "
+            "holds a character it has not. Use a UTF-8 locale, or PYTHONIOENCODING=utf-8."
+        ) from None
     stream.flush()
 
 
