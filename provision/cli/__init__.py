@@ -11,14 +11,13 @@ line, and writes all help, completion and usage errors.
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from provision.cli._errors import error_handler
-from provision.cli._options import COMMANDS, Command, parse
+from provision.cli._options import COMMANDS, Command, load_command, parse
 from provision.report import Output
 
 if TYPE_CHECKING:
@@ -80,10 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parsed(args: list[str], no_color: bool) -> Callable[[], int] | None:
     """The run of a data-declared command whose command line `parse` reads; None otherwise."""
-    entry = COMMANDS.get(args[0]) if args else None
-    if entry is None:
+    if not args or args[0] not in COMMANDS:
         return None
-    command = getattr(importlib.import_module(f"provision.cli.{entry[0]}"), entry[1])
+    command = load_command(args[0])
     if not isinstance(command, Command):
         return None
     read = parse(args[1:], command.options)

@@ -11,14 +11,13 @@ its click face here, from the same declaration.
 
 from __future__ import annotations
 
-import importlib
 from gettext import gettext as _
 
 import click
 
 from provision import __version__
 from provision.cli._common import click_command
-from provision.cli._options import COMMANDS, Command
+from provision.cli._options import COMMANDS, Command, load_command
 
 CONTEXT = {"help_option_names": ["-h", "--help", "-help"], "max_content_width": 100}
 
@@ -29,10 +28,10 @@ class _LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            module, attribute, _help = COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(f"provision.cli.{module}"), attribute)
+            command = load_command(cmd_name)
             if isinstance(command, Command):
                 command = click_command(command)
+            assert isinstance(command, click.Command), cmd_name
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 

@@ -15,6 +15,7 @@ declarations into click options and commands.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -85,6 +86,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "completion": ("completion", "command",
                    "Print the completion script for SHELL (bash, zsh or fish)."),
 }
+
+
+def load_command(name: str) -> object:
+    """The command named in COMMANDS, its module imported now: a click command, or a Command."""
+    module, attribute, _help = COMMANDS[name]
+    return getattr(importlib.import_module(f"provision.cli.{module}"), attribute)
 
 
 def parse_duration(text: str) -> float:

@@ -11,17 +11,12 @@ import click
 
 from provision import api
 from provision.cli._common import options
-from provision.cli._options import WORKFLOW_OPTIONS, parse_duration
+from provision.cli._options import WORKFLOW_OPTIONS
 from provision.errors import ProvisionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 workflow_options = options(*WORKFLOW_OPTIONS)
-
-
-def lock_seconds(text: str) -> float:
-    """-lock-timeout in seconds; its option's check refused a bad value while parsing."""
-    return parse_duration(text)
 
 
 def state_file(spec_path: Path, state: Path | None) -> Path:

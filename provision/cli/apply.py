@@ -12,8 +12,9 @@ from click.core import ParameterSource
 from provision import api
 from provision.apply import Written, apply_plan, refuse_drift, refuse_symlinks
 from provision.cli._common import OrderedVarsCommand, output, parallelism_option, var_args
+from provision.cli._options import parse_duration
 from provision.cli._probes import progress, table
-from provision.cli._workflow import F, confirm, lock_seconds, state_file, workflow_options
+from provision.cli._workflow import F, confirm, state_file, workflow_options
 from provision.errors import Diagnostic, ProbeError
 from provision.lock import StateLock
 from provision.plan import Plan, make_plan
@@ -69,7 +70,7 @@ def run(ctx: click.Context, *, destroy: bool, spec_path: Path, planfile: Path | 
             spec_path = saved.spec_path
     state_file_ = state_file(spec_path, state)
     with StateLock(lock_path(state_file_), "destroy" if destroy else "apply",
-                   timeout=lock_seconds(lock_timeout)):
+                   timeout=parse_duration(lock_timeout)):  # checked by its option
         plan = api.plan(spec_path, var_args=args, targets=targets, destroy=destroy,
                         state=state)
         plan = prefer_recorded_keys(plan, state_file_.parent)

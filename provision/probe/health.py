@@ -62,12 +62,13 @@ def _append_locked(path: Path, lock_file: Path, data: bytes) -> None:
         flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY
         fd = os.open(path, flags, 0o600)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 # Made something else on purpose (a link to /dev/null turns the history off, a
                 # FIFO streams it): written to as it is, and never read back or cut.
                 _write_all(fd, data)
                 return
-            size = os.fstat(fd).st_size
+            size = st.st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data  # end a killed run's torn line: it must not swallow ours
             _write_all(fd, data)
